@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every test tier, in order. Called by `./flotilla test` (which found the JDK and installed packages).
+#  1. unit and native-KVM tests of every module (Maven; tiny guests run on any /dev/kvm)
+#  2. guest artifacts (kernel, initramfs), cached outside the checkout
+#  3. guest artifact and lab self-check (QEMU boots our kernel inside the lab)
+#  4. Linux end-to-end tests of the engine: natively on hardware KVM, inside one lab boot on PVM
+set -euo pipefail
+cd "$FLOTILLA_HOME"
+
+step() { echo; echo "==== flotilla test: $* ($(date +%T))"; }
+START=$(date +%s)
+
+step "1/4 build, unit and native-KVM tests (mvn install)"
+mvn -B -q install
+
+step "2/4 guest artifacts"
+"$FLOTILLA_HOME/guest/build.sh" all
+eval "$("$FLOTILLA_HOME/guest/build.sh" paths)"   # sets FLOTILLA_KERNEL, FLOTILLA_BZIMAGE, FLOTILLA_INITRD
+
+step "3/4 guest artifacts and lab self-check"
+"$FLOTILLA_HOME/guest/test.sh"
+
+step "4/4 Linux end-to-end tests"
+"$FLOTILLA_HOME/scripts/e2e.sh"
+
+echo; echo "flotilla test: all tiers passed in $(( $(date +%s) - START )) s"
