@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the Linux end-to-end suites (tests/, classes named *E2E) in ONE JVM:
+#   hardware KVM -> natively;  PVM or no KVM -> inside one lab boot (QEMU TCG); no QEMU -> skipped, saying why.
+# Needs: `mvn install` done (tests/target/e2e.classpath exists) and FLOTILLA_KERNEL/FLOTILLA_INITRD set
+# (scripts/test.sh evals `guest/build.sh paths`). Extra args are passed to the console launcher
+# (e.g. --select-class dev.flotilla.tests.linux.LinuxBootE2E).
+set -euo pipefail
+cd "$FLOTILLA_HOME"
+
+: "${FLOTILLA_KERNEL:?FLOTILLA_KERNEL is not set (run guest/build.sh paths)}"
+: "${FLOTILLA_INITRD:?FLOTILLA_INITRD is not set (run guest/build.sh paths)}"
+[[ -f tests/target/e2e.classpath ]] || { echo "e2e: tests/target/e2e.classpath missing: run mvn install first" >&2; exit 1; }
+
+RESULTS="${FLOTILLA_E2E_RESULTS:-$FLOTILLA_HOME/tests/target/e2e-results}"
+rm -rf "$RESULTS"; mkdir -p "$RESULTS"
+CP="$FLOTILLA_HOME/tests/target/test-classes:$FLOTILLA_HOME/vmm-engine/target/classes:$(cat tests/target/e2e.classpath)"
+
+select=("$@")
+((${#select[@]})) || select=(--select-package dev.flotilla.tests --include-classname '.*E2E')
+
+kind_line=$("$FLOTILLA_HOME/guest/lab/lab.sh" kvm-kind)
+kind=${kind_line%% *}
+echo "e2e: host KVM: $kind_line"
+
+run=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g
+  -Dflotilla.kernel="$FLOTILLA_KERNEL" -Dflotilla.bzimage="${FLOTILLA_BZIMAGE:-}" -Dflotilla.initrd="$FLOTILLA_INITRD"
+  -Dflotilla.kvm.kind="$kind" -Dflotilla.results="$RESULTS"
+  -cp "$CP" org.junit.platform.console.ConsoleLauncher execute
+  --disable-banner --details=tree --fail-if-no-tests --reports-dir "$RESULTS" "${select[@]}")
+
+case "$kind" in
+  hardware)
+    echo "e2e: running natively"
+    "${run[@]}" ;;
+  pvm|none)
+    if ! command -v qemu-system-x86_64 >/dev/null; then
+      echo "e2e: SKIPPED — this host cannot run Linux guests natively ($kind_line) and qemu-system-x86_64 (for the lab) is missing"
+      exit 0
+    fi
+    echo "e2e: this host cannot run stock Linux guests natively: running the suites inside the lab (QEMU TCG, emulated AMD-V)"
+    "$FLOTILLA_HOME/guest/lab/lab.sh" run --rw "$RESULTS" --timeout "${FLOTILLA_E2E_TIMEOUT:-2400}" -- "${run[@]}" ;;
+  *)
+    echo "e2e: cannot tell this host's KVM kind: '$kind_line'" >&2
+    exit 1 ;;
+esac
+# Skipped or aborted tests are failures here: every Linux scenario must have run.
+if grep -q '<skipped' "$RESULTS"/*.xml 2>/dev/null; then
+  echo "e2e: some tests were skipped or aborted:" >&2
+  grep -B1 '<skipped' "$RESULTS"/*.xml >&2 || true
+  exit 1
+fi
