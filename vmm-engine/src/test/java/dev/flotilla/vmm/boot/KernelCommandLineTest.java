@@ -78,7 +78,7 @@ class KernelCommandLineTest {
 
     @Test
     void length_countsUtf8Bytes() throws Exception {
-        assertEquals(7, KernelCommandLine.of("name=é").length() + 0);
+        assertEquals(7, KernelCommandLine.of("name=é").length());
         assertEquals(8, KernelCommandLine.of("name=é").toCString().length);
     }
 
