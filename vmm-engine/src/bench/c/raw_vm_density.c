@@ -1,0 +1,109 @@
+/*
+ * Raw-ioctl baseline for `./flotilla bench vm-density`: the minimum a VMM must do per VM, in C,
+ * so that the Java engine's creation rate and memory per VM can be compared with it.
+ *
+ * Per VM: KVM_CREATE_VM, KVM_SET_TSS_ADDR, KVM_CREATE_IRQCHIP (our engine always has the in-kernel
+ * irqchip, so the baseline does too), one anonymous guest memory slot, KVM_CREATE_VCPU, mmap of
+ * kvm_run, real-mode registers, KVM_RUN until the guest's `out 0x10, al`. Every VM stays alive until
+ * the end, so the memory figure is what N live VMs cost.
+ *
+ * Usage: raw_vm_density COUNT GUEST_MEM_KIB
+ * Prints one line of key=value pairs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static long mem_available_kib(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %ld kB", &v) == 1) break;
+    if (f) fclose(f);
+    return v;
+}
+
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &v) == 1) break;
+    if (f) fclose(f);
+    return v;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#define CHECK(call, what) do { if ((call) < 0) { fprintf(stderr, "%s failed at vm %d: %s\n", what, i, strerror(errno)); exit(1); } } while (0)
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s COUNT GUEST_MEM_KIB\n", argv[0]);
+        return 2;
+    }
+    int count = atoi(argv[1]);
+    size_t mem_size = (size_t)atol(argv[2]) * 1024;
+    struct rlimit rl = {65536, 65536};
+    setrlimit(RLIMIT_NOFILE, &rl);
+
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0) { perror("open /dev/kvm"); return 1; }
+    int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    /* mov al, 0x42; out 0x10, al; jmp $ (never reached) */
+    static const unsigned char code[] = {0xB0, 0x42, 0xE6, 0x10, 0xEB, 0xFE};
+
+    long avail_before = mem_available_kib();
+    long rss_before = rss_kib();
+    double start = now();
+    for (int i = 0; i < count; i++) {
+        int vm;
+        CHECK(vm = ioctl(kvm, KVM_CREATE_VM, 0), "KVM_CREATE_VM");
+        CHECK(ioctl(vm, KVM_SET_TSS_ADDR, 0xFFFBD000UL), "KVM_SET_TSS_ADDR");
+        CHECK(ioctl(vm, KVM_CREATE_IRQCHIP, 0), "KVM_CREATE_IRQCHIP");
+        void *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (mem == MAP_FAILED) { perror("mmap guest memory"); return 1; }
+        memcpy((char *)mem + 0x1000, code, sizeof code);
+        struct kvm_userspace_memory_region region = {
+            .slot = 0, .guest_phys_addr = 0, .memory_size = mem_size, .userspace_addr = (unsigned long)mem};
+        CHECK(ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region), "KVM_SET_USER_MEMORY_REGION");
+        int vcpu;
+        CHECK(vcpu = ioctl(vm, KVM_CREATE_VCPU, 0), "KVM_CREATE_VCPU");
+        struct kvm_run *run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+        if (run == MAP_FAILED) { perror("mmap kvm_run"); return 1; }
+        struct kvm_sregs sregs;
+        CHECK(ioctl(vcpu, KVM_GET_SREGS, &sregs), "KVM_GET_SREGS");
+        sregs.cs.base = 0;
+        sregs.cs.selector = 0;
+        CHECK(ioctl(vcpu, KVM_SET_SREGS, &sregs), "KVM_SET_SREGS");
+        struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
+        CHECK(ioctl(vcpu, KVM_SET_REGS, &regs), "KVM_SET_REGS");
+        for (;;) {
+            CHECK(ioctl(vcpu, KVM_RUN, 0), "KVM_RUN");
+            if (run->exit_reason == KVM_EXIT_IO && run->io.port == 0x10) break;
+            if (run->exit_reason != KVM_EXIT_IO) {
+                fprintf(stderr, "vm %d: unexpected exit %u\n", i, run->exit_reason);
+                return 1;
+            }
+        }
+    }
+    double elapsed = now() - start;
+    long avail_after = mem_available_kib();
+    long rss_after = rss_kib();
+    printf("count=%d seconds=%.3f rate=%.1f host_kib_per_vm=%.1f rss_kib_per_vm=%.1f\n", count, elapsed,
+           count / elapsed, (double)(avail_before - avail_after) / count, (double)(rss_after - rss_before) / count);
+    return 0;
+}
