@@ -55,8 +55,6 @@ public final class Libc {
     private static final MethodHandle OPEN = link("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), true,
             Linker.Option.firstVariadicArg(2));
     private static final MethodHandle CLOSE = link("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
-    private static final MethodHandle IOCTL_NONE = link("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), true);
     private static final MethodHandle IOCTL_LONG = link("ioctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), true, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle IOCTL_PTR = link("ioctl",
@@ -140,11 +138,15 @@ public final class Libc {
         }
     }
 
-    /** {@code ioctl(fd, request)} with no argument; {@code name} names the request in errors. */
+    /**
+     * {@code ioctl(fd, request, 0)}, for requests without an argument; {@code name} names the
+     * request in errors. The 0 matters: KVM rejects argument-less requests with EINVAL when the
+     * argument register holds anything else.
+     */
     public static int ioctl(int fd, long request, String name) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) IOCTL_NONE.invokeExact(capture, fd, request);
+            int rc = (int) IOCTL_LONG.invokeExact(capture, fd, request, 0L);
             if (rc < 0) {
                 throw new SyscallException("ioctl(" + name + ")", errno(capture));
             }
@@ -191,11 +193,11 @@ public final class Libc {
         }
     }
 
-    /** {@code ioctl(fd, request)} without an argument, returning minus errno on failure. */
+    /** {@code ioctl(fd, request, 0)}, returning minus errno on failure (KVM_RUN). */
     public static int ioctlOrErrno(int fd, long request) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) IOCTL_NONE.invokeExact(capture, fd, request);
+            int rc = (int) IOCTL_LONG.invokeExact(capture, fd, request, 0L);
             return rc < 0 ? -errno(capture) : rc;
         } catch (Throwable t) {
             throw unexpected("ioctl", t);
