@@ -101,8 +101,11 @@ public final class Vcpu {
         }
     }
 
-    /** Asks the thread to end, kicking it out of KVM_RUN, and waits for it. Idempotent. */
-    public void stop(Duration timeout) throws TimeoutException {
+    /**
+     * Asks the thread to end, kicking it out of KVM_RUN, without waiting. Safe from any thread,
+     * including this vCPU's own (a device that ends the VM from inside an exit).
+     */
+    public void requestStop() {
         synchronized (lock) {
             if (state == State.CREATED) {
                 state = State.STOPPED;
@@ -110,7 +113,17 @@ public final class Vcpu {
             }
             command = Command.STOP;
             lock.notifyAll();
-            kickLocked();
+            if (Thread.currentThread() != thread) {
+                kickLocked();
+            }
+        }
+    }
+
+    /** {@link #requestStop()}, then waits for the thread to end. Idempotent. */
+    public void stop(Duration timeout) throws TimeoutException {
+        requestStop();
+        if (Thread.currentThread() == thread || !thread.isAlive() && state() == State.STOPPED) {
+            return;
         }
         try {
             thread.join(timeout);
