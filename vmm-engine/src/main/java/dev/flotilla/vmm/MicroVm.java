@@ -372,7 +372,11 @@ public final class MicroVm implements AutoCloseable {
         }
         closing = true;
         if (!exit.isDone()) {
-            end(new ExitReason.StoppedByHost());
+            if (state() == State.CREATED) {
+                exit.complete(new ExitReason.StoppedByHost()); // never ran: nothing to report
+            } else {
+                end(new ExitReason.StoppedByHost());
+            }
         }
         RuntimeException failure = null;
         for (Vcpu v : vcpus) {
