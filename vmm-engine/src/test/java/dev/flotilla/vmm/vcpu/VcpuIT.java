@@ -171,4 +171,44 @@ class VcpuIT {
             assertNotEquals(a.id(), b.id());
         }
     }
+
+    @Test
+    void portIoHotPath_warmExits_allocateNothingOnTheVcpuThread() throws Exception {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long[] allocated = new long[2];
+        CountDownLatch done = new CountDownLatch(1);
+        try (TestMachine m = new TestMachine(64 * 1024, false)) {
+            m.portIo.register(TinyGuests.REPORT_PORT, 1, new dev.flotilla.vmm.bus.BusDevice() {
+                private int count;
+
+                @Override
+                public long read(long offset, int size) {
+                    return 0;
+                }
+
+                @Override
+                public void write(long offset, int size, long value) {
+                    count++;
+                    // The first 30,000 exits warm up the JIT; a per-exit allocation would then show
+                    // as at least 16 bytes x 20,000 = 320 KB, far above the bound below.
+                    if (count == 30_000) {
+                        allocated[0] = threads.getCurrentThreadAllocatedBytes();
+                    } else if (count == 50_000) {
+                        allocated[1] = threads.getCurrentThreadAllocatedBytes();
+                    }
+                }
+            }, "counter");
+            m.portIo.register(TinyGuests.DONE_PORT, 1, new RecordingDevice(0) {
+                @Override
+                public void write(long offset, int size, long value) {
+                    done.countDown();
+                }
+            }, "done");
+            m.load(ENTRY, TinyGuests.MANY_OUTS);
+            m.addVcpu(0, TinyGuests.realMode(ENTRY, 0)).start();
+            assertTrue(done.await(60, TimeUnit.SECONDS), "guest did not finish: " + m.exits);
+        }
+        long bytes = allocated[1] - allocated[0];
+        assertTrue(bytes < 16 * 1024, "20,000 port I/O exits allocated " + bytes + " bytes on the vCPU thread");
+    }
 }
