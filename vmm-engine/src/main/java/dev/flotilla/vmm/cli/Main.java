@@ -1,0 +1,133 @@
+package dev.flotilla.vmm.cli;
+
+import dev.flotilla.vmm.ExitReason;
+import dev.flotilla.vmm.MicroVm;
+import dev.flotilla.vmm.VmConfig;
+import dev.flotilla.vmm.VmException;
+import dev.flotilla.vmm.kvm.KvmHost;
+
+import java.io.FileOutputStream;
+import java.io.FileDescriptor;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * The engine's command line:
+ * <pre>
+ *   host                                   prints what kind of KVM this host has
+ *   vm run --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
+ *                                          boots one VM in the foreground, console on stdout
+ * </pre>
+ * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
+ */
+public final class Main {
+    private Main() {}
+
+    static final String USAGE = """
+            usage: flotilla-vmm host
+                   flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
+            """;
+
+    public static void main(String[] args) {
+        System.exit(run(List.of(args), System.out, System.err));
+    }
+
+    static int run(List<String> args, PrintStream out, PrintStream err) {
+        Deque<String> a = new ArrayDeque<>(args);
+        String command = a.isEmpty() ? "" : a.pop();
+        try {
+            return switch (command) {
+                case "host" -> {
+                    out.println(KvmHost.detect().sentence());
+                    yield 0;
+                }
+                case "vm" -> {
+                    if (!"run".equals(a.peek())) {
+                        throw new UsageException("unknown vm command " + (a.isEmpty() ? "(none)" : a.peek()));
+                    }
+                    a.pop();
+                    yield vmRun(parseRun(a), err);
+                }
+                default -> throw new UsageException(command.isEmpty() ? "no command given" : "unknown command " + command);
+            };
+        } catch (UsageException e) {
+            err.println("flotilla-vmm: " + e.getMessage());
+            err.print(USAGE);
+            return 2;
+        } catch (IllegalArgumentException e) {
+            err.println("flotilla-vmm: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    static final class UsageException extends RuntimeException {
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    static VmConfig parseRun(Deque<String> a) {
+        // Console output goes straight to fd 1, unbuffered, so prompts without newline show up.
+        OutputStream console = new FileOutputStream(FileDescriptor.out);
+        VmConfig.Builder b = VmConfig.builder().consoleOutput(console).consoleInput(System.in);
+        while (!a.isEmpty()) {
+            String option = a.pop();
+            if (a.isEmpty()) {
+                throw new UsageException(option + " needs a value");
+            }
+            String value = a.pop();
+            switch (option) {
+                case "--kernel" -> b.kernel(Path.of(value));
+                case "--initrd" -> b.initrd(Path.of(value));
+                case "--cmdline" -> b.cmdline(value);
+                case "--vcpus" -> b.vcpus(number(option, value));
+                case "--memory" -> b.memoryMib(number(option, value));
+                default -> throw new UsageException("unknown option " + option);
+            }
+        }
+        return b.build();
+    }
+
+    private static int number(String option, String value) {
+        try {
+            return Integer.parseInt(value);
+        } catch (NumberFormatException e) {
+            throw new UsageException(option + " takes a number, not '" + value + "'");
+        }
+    }
+
+    private static int vmRun(VmConfig config, PrintStream err) {
+        try (MicroVm vm = MicroVm.create(config)) {
+            Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+                try {
+                    vm.stop();
+                } catch (Exception e) {
+                    // exiting anyway
+                }
+            }));
+            vm.start();
+            ExitReason reason = vm.awaitExit();
+            err.println();
+            vm.timeToFirstRunNanos().ifPresent(n -> err.printf("flotilla-vmm: start request to first KVM_RUN: %.1f ms%n", n / 1e6));
+            vm.bootTimeNanos().ifPresentOrElse(
+                    n -> err.printf("flotilla-vmm: boot time (start request to init's boot-timer write): %.1f ms%n", n / 1e6),
+                    () -> err.println("flotilla-vmm: boot time: the guest never wrote the boot timer"));
+            err.println("flotilla-vmm: exit reason: " + reason.describe());
+            return reason instanceof ExitReason.Error ? 1 : 0;
+        } catch (VmException e) {
+            err.println("flotilla-vmm: " + e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("flotilla-vmm: interrupted");
+            return 1;
+        } catch (RuntimeException e) {
+            err.println("flotilla-vmm: " + e);
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.flotilla.vmm.memory;
+
+import dev.flotilla.vmm.arch.x86_64.Layout;
+import dev.flotilla.vmm.sys.Libc;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A VM's RAM: anonymous private mappings with MAP_NORESERVE (host pages are only used once the
+ * guest touches them), laid out around the 32-bit MMIO hole of {@link Layout}: up to
+ * {@link Layout#MMIO_HOLE_START} from address 0, the rest from 4 GiB. Owns the mappings and
+ * unmaps them on {@link #close()}; after that, the {@link GuestMemory} view must not be used.
+ */
+public final class GuestRam implements AutoCloseable {
+
+    private final List<MemoryRegion> regions;
+    private final SegmentGuestMemory memory;
+    private boolean closed;
+
+    private GuestRam(List<MemoryRegion> regions) {
+        this.regions = List.copyOf(regions);
+        this.memory = new SegmentGuestMemory(regions);
+    }
+
+    /** Maps {@code bytes} of guest RAM (a positive multiple of 4 KiB). */
+    public static GuestRam allocate(long bytes) {
+        if (bytes <= 0 || (bytes & 0xFFF) != 0) {
+            throw new IllegalArgumentException("guest RAM must be a positive multiple of 4 KiB, not " + bytes + " bytes");
+        }
+        List<MemoryRegion> regions = new ArrayList<>(2);
+        try {
+            for (long[] range : ranges(bytes)) {
+                regions.add(new MemoryRegion(range[0], Libc.mmapAnonymous(range[1])));
+            }
+        } catch (RuntimeException e) {
+            for (MemoryRegion r : regions) {
+                Libc.munmap(r.segment());
+            }
+            throw e;
+        }
+        return new GuestRam(regions);
+    }
+
+    /** The guest ranges {start, size} that {@code bytes} of RAM occupy, split around the MMIO hole. */
+    static List<long[]> ranges(long bytes) {
+        if (bytes <= Layout.MMIO_HOLE_START) {
+            return List.of(new long[]{0, bytes});
+        }
+        return List.of(new long[]{0, Layout.MMIO_HOLE_START},
+                new long[]{Layout.MMIO_HOLE_END, bytes - Layout.MMIO_HOLE_START});
+    }
+
+    public List<MemoryRegion> regions() {
+        return regions;
+    }
+
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (MemoryRegion r : regions) {
+            Libc.munmap(r.segment());
+        }
+    }
+}

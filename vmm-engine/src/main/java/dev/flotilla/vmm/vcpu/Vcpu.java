@@ -1,0 +1,275 @@
+package dev.flotilla.vmm.vcpu;
+
+import dev.flotilla.vmm.bus.Bus;
+import dev.flotilla.vmm.kvm.KvmRun;
+import dev.flotilla.vmm.kvm.KvmVcpu;
+import dev.flotilla.vmm.kvm.VcpuExit;
+import dev.flotilla.vmm.sys.KickSignal;
+import dev.flotilla.vmm.sys.KvmAbi;
+
+import java.time.Duration;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One vCPU on its own platform thread, driven by commands: {@link #start}, {@link #pause},
+ * {@link #resume}, {@link #stop}. Port I/O and MMIO exits are served on this thread straight
+ * from kvm_run into the buses, allocation-free; other exits go to a {@link VcpuExitHandler}.
+ *
+ * <h2>Getting a vCPU out of KVM_RUN</h2>
+ * A vCPU can sit inside KVM_RUN for as long as the guest likes (a guest idling in HLT with the
+ * in-kernel irqchip never exits). To pause or stop it, the commanding thread sets the command,
+ * sets {@code kvm_run.immediate_exit} and sends {@link KickSignal#SIGNAL} to the vCPU thread.
+ * That signal is blocked on the vCPU thread except inside KVM_RUN (KVM_SET_SIGNAL_MASK), so it
+ * either interrupts KVM_RUN with EINTR or, if the thread is outside, waits pending and makes the
+ * next KVM_RUN return EINTR at once. The thread then takes it off with sigtimedwait: no signal
+ * handler exists and the signal is never delivered. Commands are written before the kick, so the
+ * thread always sees the command that caused the EINTR it got.
+ */
+public final class Vcpu {
+
+    public enum State { CREATED, RUNNING, PAUSED, STOPPED }
+
+    private enum Command { RUN, PAUSE, STOP }
+
+    private final KvmVcpu vcpu;
+    private final KvmRun exit;
+    private final Bus portIo;
+    private final Bus mmio;
+    private final VcpuExitHandler handler;
+    private final Thread thread;
+
+    private final Object lock = new Object();
+    private volatile Command command = Command.RUN;
+    private State state = State.CREATED;
+    /** Non-null while the thread is alive and kickable; guarded by {@link #lock}. */
+    private KickSignal kick;
+
+    public Vcpu(KvmVcpu vcpu, Bus portIo, Bus mmio, VcpuExitHandler handler, String threadName) {
+        this.vcpu = vcpu;
+        this.exit = vcpu.exit();
+        this.portIo = portIo;
+        this.mmio = mmio;
+        this.handler = handler;
+        this.thread = Thread.ofPlatform().name(threadName).daemon(true).unstarted(this::loop);
+    }
+
+    public int id() {
+        return vcpu.id();
+    }
+
+    public State state() {
+        synchronized (lock) {
+            return state;
+        }
+    }
+
+    /** Starts the thread; the guest runs until paused or stopped. Waits until the thread is kickable. */
+    public void start() {
+        synchronized (lock) {
+            if (state != State.CREATED) {
+                throw new IllegalStateException("vCPU " + id() + " was already started");
+            }
+            state = State.RUNNING;
+        }
+        thread.start();
+        synchronized (lock) {
+            while (kick == null && state != State.STOPPED) {
+                waitOn();
+            }
+        }
+    }
+
+    /** Stops the guest on this vCPU and waits until the thread acknowledges (or has ended). */
+    public void pause(Duration timeout) throws TimeoutException {
+        synchronized (lock) {
+            if (state == State.STOPPED || state == State.CREATED) {
+                return;
+            }
+            command = Command.PAUSE;
+            kickLocked();
+            awaitState(timeout, "pause", State.PAUSED, State.STOPPED);
+        }
+    }
+
+    /** Lets a paused vCPU run again. */
+    public void resume() {
+        synchronized (lock) {
+            if (command == Command.PAUSE) {
+                command = Command.RUN;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Asks the thread to end, kicking it out of KVM_RUN, without waiting. Safe from any thread,
+     * including this vCPU's own (a device that ends the VM from inside an exit).
+     */
+    public void requestStop() {
+        synchronized (lock) {
+            if (state == State.CREATED) {
+                state = State.STOPPED;
+                return;
+            }
+            command = Command.STOP;
+            lock.notifyAll();
+            if (Thread.currentThread() != thread) {
+                kickLocked();
+            }
+        }
+    }
+
+    /** {@link #requestStop()}, then waits for the thread to end. Idempotent. */
+    public void stop(Duration timeout) throws TimeoutException {
+        requestStop();
+        if (Thread.currentThread() == thread || !thread.isAlive() && state() == State.STOPPED) {
+            return;
+        }
+        try {
+            thread.join(timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TimeoutException("interrupted while stopping vCPU " + id());
+        }
+        if (thread.isAlive()) {
+            throw new TimeoutException("vCPU %d did not stop within %s".formatted(id(), timeout));
+        }
+    }
+
+    /** True once the thread has ended. */
+    public boolean isStopped() {
+        return state() == State.STOPPED;
+    }
+
+    private void kickLocked() {
+        if (kick != null) {
+            exit.requestImmediateExit(true);
+            kick.kick();
+        }
+    }
+
+    private void awaitState(Duration timeout, String what, State a, State b) throws TimeoutException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (state != a && state != b) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new TimeoutException("vCPU %d did not %s within %s".formatted(id(), what, timeout));
+            }
+            try {
+                lock.wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new TimeoutException("interrupted while waiting for vCPU " + id() + " to " + what);
+            }
+        }
+    }
+
+    private void waitOn() {
+        try {
+            lock.wait();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void loop() {
+        KickSignal signal = null;
+        try {
+            signal = KickSignal.blockOnCurrentThread();
+            vcpu.setSignalMask(signal.kernelMaskWhileRunning());
+            synchronized (lock) {
+                kick = signal;
+                lock.notifyAll();
+            }
+            handler.onFirstRun(id(), System.nanoTime());
+            runLoop(signal);
+        } catch (Throwable t) {
+            handler.onError(id(), t);
+        } finally {
+            synchronized (lock) {
+                kick = null; // from here on nobody may pthread_kill this thread
+                state = State.STOPPED;
+                lock.notifyAll();
+            }
+            if (signal != null) {
+                // A kick that arrived outside KVM_RUN (e.g. stop while paused) is still pending, and
+                // the thread's exit path would deliver it, whose default action kills the process.
+                signal.drain();
+                signal.close();
+            }
+        }
+    }
+
+    private void runLoop(KickSignal signal) {
+        while (true) {
+            Command c = command;
+            if (c == Command.STOP) {
+                return;
+            }
+            if (c == Command.PAUSE) {
+                synchronized (lock) {
+                    state = State.PAUSED;
+                    lock.notifyAll();
+                    while (command == Command.PAUSE) {
+                        waitOn();
+                    }
+                    if (command == Command.RUN) {
+                        state = State.RUNNING;
+                    }
+                }
+                continue;
+            }
+            if (vcpu.run() < 0) {
+                interrupted(signal);
+                continue;
+            }
+            int reason = exit.exitReason();
+            if (reason == KvmAbi.KVM_EXIT_IO) {
+                servePortIo();
+            } else if (reason == KvmAbi.KVM_EXIT_MMIO) {
+                serveMmio();
+            } else {
+                VcpuExit other = exit.decodeOtherExit();
+                if (other instanceof VcpuExit.Interrupted) {
+                    interrupted(signal);
+                } else if (handler.onExit(id(), other) == VcpuExitHandler.Action.STOP) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void interrupted(KickSignal signal) {
+        signal.drain();
+        exit.requestImmediateExit(false);
+    }
+
+    private void servePortIo() {
+        int port = exit.ioPort();
+        int size = exit.ioSize();
+        int count = exit.ioCount();
+        if (exit.ioIsWrite()) {
+            for (int i = 0; i < count; i++) {
+                portIo.write(port, size, exit.ioData(i));
+            }
+        } else {
+            for (int i = 0; i < count; i++) {
+                exit.setIoData(i, portIo.read(port, size));
+            }
+        }
+    }
+
+    private void serveMmio() {
+        long address = exit.mmioAddress();
+        int length = exit.mmioLength();
+        if (length < 1 || length > 8) {
+            return; // KVM never reports other lengths; ignore rather than trust it blindly
+        }
+        if (exit.mmioIsWrite()) {
+            long data = exit.mmioData();
+            mmio.write(address, length, length == 8 ? data : data & ((1L << (length * 8)) - 1));
+        } else {
+            exit.setMmioData(mmio.read(address, length));
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package dev.flotilla.vmm.cli;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MainTest {
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    private int run(String... args) {
+        return Main.run(List.of(args), new PrintStream(out, true), new PrintStream(err, true));
+    }
+
+    @Test
+    void noCommand_printsUsageWithStatus2() {
+        assertEquals(2, run());
+        assertTrue(err.toString().contains("usage:"), err.toString());
+    }
+
+    @Test
+    void vmRun_unknownOption_namesItWithStatus2() {
+        assertEquals(2, run("vm", "run", "--kernal", "x"));
+        assertTrue(err.toString().contains("unknown option --kernal"), err.toString());
+    }
+
+    @Test
+    void vmRun_nonNumericVcpus_isAUsageError() {
+        assertEquals(2, run("vm", "run", "--vcpus", "two"));
+        assertTrue(err.toString().contains("--vcpus takes a number"), err.toString());
+    }
+
+    @Test
+    void vmRun_missingKernelFile_reportsTheConfigProblem() {
+        assertEquals(2, run("vm", "run", "--kernel", "/nonexistent/vmlinux"));
+        assertTrue(err.toString().contains("kernel /nonexistent/vmlinux is not a readable file"), err.toString());
+    }
+
+    @Test
+    void host_printsOneSentence() {
+        assertEquals(0, run("host"));
+        assertTrue(out.toString().strip().endsWith("."), out.toString());
+    }
+}

@@ -1,0 +1,46 @@
+package dev.flotilla.vmm.memory;
+
+import dev.flotilla.vmm.arch.x86_64.Layout;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class GuestRamTest {
+
+    @Test
+    void ranges_belowMmioHole_isOneRegionFromZero() {
+        List<long[]> r = GuestRam.ranges(256L << 20);
+        assertEquals(1, r.size());
+        assertArrayEquals(new long[]{0, 256L << 20}, r.get(0));
+    }
+
+    @Test
+    void ranges_largerThanHoleStart_continuesAbove4GiB() {
+        List<long[]> r = GuestRam.ranges(4L << 30);
+        assertEquals(2, r.size());
+        assertArrayEquals(new long[]{0, Layout.MMIO_HOLE_START}, r.get(0));
+        assertArrayEquals(new long[]{Layout.MMIO_HOLE_END, (4L << 30) - Layout.MMIO_HOLE_START}, r.get(1));
+    }
+
+    @Test
+    void allocate_largeGuest_mapsLazilyAndLeavesTheHoleUnbacked() {
+        try (GuestRam ram = GuestRam.allocate(5L << 30)) { // MAP_NORESERVE: costs nothing until touched
+            GuestMemory m = ram.memory();
+            m.writeLong(Layout.MMIO_HOLE_END, 0x1122334455667788L);
+            assertEquals(0x1122334455667788L, m.readLong(Layout.MMIO_HOLE_END));
+            assertFalse(m.contains(Layout.BOOT_TIMER_ADDR, 1));
+            assertThrows(GuestMemoryException.class, () -> m.readByte(Layout.BOOT_TIMER_ADDR));
+            assertEquals(5L << 30, m.totalSize());
+        }
+    }
+
+    @Test
+    void allocate_unalignedSize_isRejected() {
+        assertThrows(IllegalArgumentException.class, () -> GuestRam.allocate(4097));
+    }
+}
