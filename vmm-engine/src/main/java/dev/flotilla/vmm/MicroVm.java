@@ -156,12 +156,20 @@ public final class MicroVm implements AutoCloseable {
     }
 
     private static <T> T step(String name, Step<T> step) throws VmException {
+        long begin = System.nanoTime();
         try {
             return step.run();
         } catch (Exception e) {
             throw new VmException(name, e);
+        } finally {
+            if (TRACE_STEPS) {
+                System.err.printf("flotilla-vmm: step %s took %.1f ms%n", name, (System.nanoTime() - begin) / 1e6);
+            }
         }
     }
+
+    /** -Dflotilla.vmm.traceSteps=true prints how long each build step took (for boot-time work). */
+    private static final boolean TRACE_STEPS = Boolean.getBoolean("flotilla.vmm.traceSteps");
 
     /** COM1, the i8042 and the boot timer; returns their kernel command line entries (none today). */
     private List<String> attachLegacyDevices(KvmVm vm) {
