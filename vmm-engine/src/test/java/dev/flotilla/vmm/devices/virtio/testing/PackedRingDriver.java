@@ -22,6 +22,8 @@ public final class PackedRingDriver extends GuestDriver {
     private final int[] freeIds;
     private int freeTop;
     private final int[] chainSlots;
+    /** Ids handed out by {@link #allocateId()}; raw test descriptors use ids that were never allocated. */
+    private final boolean[] allocated;
     private int nextAvail;
     private boolean availWrap = true;
     private int nextUsed;
@@ -39,6 +41,7 @@ public final class PackedRingDriver extends GuestDriver {
         }
         freeTop = size;
         chainSlots = new int[size];
+        allocated = new boolean[size];
         memory.zero(desc, 16L * size + 8);
     }
 
@@ -169,7 +172,9 @@ public final class PackedRingDriver extends GuestDriver {
         if (freeTop == 0) {
             throw new IllegalStateException("driver: no free buffer ids");
         }
-        return freeIds[--freeTop];
+        int id = freeIds[--freeTop];
+        allocated[id] = true;
+        return id;
     }
 
     /** §2.8.10: driver event suppression, read by the device before notifying. */
@@ -212,7 +217,8 @@ public final class PackedRingDriver extends GuestDriver {
             nextUsed -= size;
             usedWrap = !usedWrap;
         }
-        if (lastUsedId < size) {
+        if (lastUsedId < size && allocated[lastUsedId]) {
+            allocated[lastUsedId] = false;
             freeIds[freeTop++] = lastUsedId;
         }
         return true;
