@@ -185,7 +185,8 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
      * running are ignored (§3.1.1: the driver must not notify before DRIVER_OK).
      */
     public synchronized void processQueueNotification(int index) {
-        if (!activated || index < 0 || index >= running.length || running[index] == null || (status & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
+        if (!activated || index < 0 || index >= running.length || running[index] == null
+                || (status & (DeviceStatus.DEVICE_NEEDS_RESET | DeviceStatus.FAILED)) != 0) {
             if (LOG.shouldLog()) {
                 LOG.warn("virtio-mmio %s: ignoring notification of queue %d (status %s)".formatted(name, index, DeviceStatus.describe(status)));
             }

@@ -92,6 +92,12 @@ public abstract sealed class GuestDriver permits SplitRingDriver, PackedRingDriv
      */
     public abstract boolean kickNeeded();
 
+    /**
+     * What Linux does after draining the used ring (virtqueue_enable_cb): ask for an interrupt
+     * at the next used buffer — used_event / a descriptor event with EVENT_IDX, flags otherwise.
+     */
+    public abstract void enableUsedNotifications();
+
     /** Free descriptors (split) or free buffer ids (packed). */
     public abstract int freeCount();
 }

@@ -245,6 +245,15 @@ public final class PackedRingDriver extends GuestDriver {
     }
 
     @Override
+    public void enableUsedNotifications() {
+        if (eventIdx) {
+            setDriverEvent(EVENT_DESC, nextUsed, usedWrap);
+        } else {
+            setDriverEvent(EVENT_ENABLE, 0, false);
+        }
+    }
+
+    @Override
     public int freeCount() {
         return freeTop;
     }

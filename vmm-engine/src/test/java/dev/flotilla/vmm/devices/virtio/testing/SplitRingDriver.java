@@ -199,6 +199,15 @@ public final class SplitRingDriver extends GuestDriver {
     }
 
     @Override
+    public void enableUsedNotifications() {
+        if (eventIdx) {
+            setUsedEvent(lastUsedIdx);
+        } else {
+            setNoInterrupt(false);
+        }
+    }
+
+    @Override
     public int freeCount() {
         return freeTop;
     }
