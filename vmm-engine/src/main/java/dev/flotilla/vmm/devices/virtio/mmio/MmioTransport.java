@@ -90,7 +90,8 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
      * (Linux virtio_mmio.device=&lt;size&gt;@&lt;base&gt;:&lt;irq&gt;, drivers/virtio/virtio_mmio.c).
      */
     public static String kernelCommandLineEntry(long base, long size, int irq) {
-        return "virtio_mmio.device=%dK@0x%x:%d".formatted(size / 1024, base, irq);
+        String length = size % 1024 == 0 ? (size / 1024) + "K" : Long.toString(size);
+        return "virtio_mmio.device=%s@0x%x:%d".formatted(length, base, irq);
     }
 
     /**
@@ -391,6 +392,16 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
     }
 
     private void writeQueueRegister(int register, int v) {
+        if (register == QUEUE_READY && v == 0 && has(DeviceStatus.DRIVER_OK)) {
+            // Linux writes QueueReady=0 when tearing queues down (vm_del_vq) and checks that it
+            // reads back 0. Without VIRTIO_F_RING_RESET that only means: stop serving the queue.
+            QueueConfig q = selectedQueue();
+            if (q != null) {
+                q.setReady(false);
+                running[queueSelect] = null;
+            }
+            return;
+        }
         // §4.2.3.2: queues are configured after FEATURES_OK and before DRIVER_OK.
         if (!has(DeviceStatus.FEATURES_OK) || has(DeviceStatus.DRIVER_OK) || has(DeviceStatus.FAILED)) {
             refuseWrite("queue register", "only allowed between FEATURES_OK and DRIVER_OK");

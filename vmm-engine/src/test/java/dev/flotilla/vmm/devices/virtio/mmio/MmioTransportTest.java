@@ -242,6 +242,19 @@ class MmioTransportTest {
     }
 
     @Test
+    void queueReady_zeroAfterDriverOk_readsBackZeroAndQueueStopsBeingServed() {
+        SplitRingDriver ring = ringUpAndRunning();
+        driver.write(QUEUE_SEL, 0);
+
+        driver.write(QUEUE_READY, 0);
+        ring.add(0x10000, 16, true);
+        driver.notifyQueue(0);
+
+        assertEquals(0, driver.read(QUEUE_READY));
+        assertTrue(device.processed.isEmpty());
+    }
+
+    @Test
     void queueNotify_beforeDriverOk_ignored() {
         driver.negotiate(VERSION_1);
 
@@ -353,6 +366,11 @@ class MmioTransportTest {
     @Test
     void kernelCommandLineEntry_formatsSizeBaseAndIrq() {
         assertEquals("virtio_mmio.device=4K@0xc0001000:5", MmioTransport.kernelCommandLineEntry(0xC000_1000L, 0x1000, 5));
+    }
+
+    @Test
+    void kernelCommandLineEntry_sizeNotWholeKilobytes_inBytes() {
+        assertEquals("virtio_mmio.device=512@0xd0000000:9", MmioTransport.kernelCommandLineEntry(0xD000_0000L, 512, 9));
     }
 
     @Test
