@@ -315,15 +315,11 @@ class PackedVirtqueueTest {
         PackedRingDriver driver = driver(8, false);
         Virtqueue queue = activate(driver, INDIRECT);
         driver.writeRawNext(DATA, 8, 0, PackedRingDriver.NEXT);
-        int first = 0;
-        driver.writeRawNext(TABLE, 16, 5, PackedRingDriver.INDIRECT);
-        // expose the first descriptor last, as a driver does
-        memory.writeShort(driver.descAddress() + 14, (short) (PackedRingDriver.NEXT | PackedRingDriver.AVAIL));
+        driver.writeRawNext(TABLE, 16, 5, PackedRingDriver.INDIRECT); // buffer id 5 in the last descriptor
 
         assertNull(queue.pop());
         assertEquals(1, queue.metrics().rejections(QueueRejection.INDIRECT_WITH_NEXT));
         queue.finishBatch();
-        assertEquals(first, driver.nextUsedSlot());
         assertTrue(driver.pollUsed());
         assertEquals(5, driver.lastUsedId());
     }
