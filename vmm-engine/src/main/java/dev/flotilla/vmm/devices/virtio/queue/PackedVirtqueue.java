@@ -34,6 +34,8 @@ public final class PackedVirtqueue extends Virtqueue {
 
     private int nextAvail;
     private boolean availWrap = true;
+    /** Without EVENT_IDX: device event flags are DISABLE while the device is busy with the ring. */
+    private boolean kicksSuppressed;
     private int nextUsed;
     private boolean usedWrap = true;
 
@@ -71,18 +73,27 @@ public final class PackedVirtqueue extends Virtqueue {
     @Override
     int popOnce(DescriptorChain chain) {
         if (!isAvailable(flagsAt(nextAvail), availWrap)) {
-            if (!eventIdx) {
+            // Drained: ask for a kick (§2.8.10) — for this very slot with EVENT_IDX, for any new
+            // descriptor otherwise — then look again in case the driver added one meanwhile.
+            if (eventIdx) {
+                memory.writeShort(deviceEvent, (short) (nextAvail | (availWrap ? 0x8000 : 0)));
+                VarHandle.releaseFence();
+                memory.writeShort(deviceEvent + 2, (short) RING_EVENT_FLAGS_DESC);
+            } else if (kicksSuppressed) {
+                memory.writeShort(deviceEvent + 2, (short) RING_EVENT_FLAGS_ENABLE);
+                kicksSuppressed = false;
+            } else {
                 return EMPTY;
             }
-            // §2.8.10: ask to be notified when the driver makes this very slot available, then
-            // look again in case it did so before seeing the request.
-            memory.writeShort(deviceEvent, (short) (nextAvail | (availWrap ? 0x8000 : 0)));
-            VarHandle.releaseFence();
-            memory.writeShort(deviceEvent + 2, (short) RING_EVENT_FLAGS_DESC);
             VarHandle.fullFence();
             if (!isAvailable(flagsAt(nextAvail), availWrap)) {
                 return EMPTY;
             }
+        }
+        if (!eventIdx && !kicksSuppressed) {
+            // Busy with the ring until it is drained: kicks meanwhile would only cost exits.
+            memory.writeShort(deviceEvent + 2, (short) RING_EVENT_FLAGS_DISABLE);
+            kicksSuppressed = true;
         }
         // §2.8.21: read the descriptor contents only after seeing its flags.
         VarHandle.acquireFence();

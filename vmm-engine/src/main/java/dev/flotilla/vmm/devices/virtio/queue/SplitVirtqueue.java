@@ -19,6 +19,8 @@ public final class SplitVirtqueue extends Virtqueue {
 
     /** §2.7.7: avail->flags bit asking the device not to interrupt (ignored with EVENT_IDX). */
     static final int AVAIL_F_NO_INTERRUPT = 1;
+    /** §2.7.10: used->flags bit asking the driver not to kick (ignored with EVENT_IDX). */
+    static final int USED_F_NO_NOTIFY = 1;
 
     private final long descTable;
     private final long availRing;
@@ -33,6 +35,8 @@ public final class SplitVirtqueue extends Virtqueue {
     private int usedIdx;
     /** used->idx as last published to the driver. */
     private int publishedUsedIdx;
+    /** Without EVENT_IDX: VIRTQ_USED_F_NO_NOTIFY is set while the device is busy with the ring. */
+    private boolean kicksSuppressed;
 
     /** Loop detection without clearing: a slot is visited in this chain iff its stamp equals the generation. */
     private final int[] directStamps;
@@ -64,12 +68,17 @@ public final class SplitVirtqueue extends Virtqueue {
                 return EMPTY;
             }
             if (nextAvail == knownAvailIdx) {
-                if (!eventIdx) {
+                // Drained: ask for a kick for the next entry — avail_event with EVENT_IDX
+                // (§2.7.10), clearing NO_NOTIFY otherwise (§2.7.7) — then look again: the driver
+                // may have added one before it could see the request.
+                if (eventIdx) {
+                    memory.writeShort(availEventAddress(), (short) nextAvail);
+                } else if (kicksSuppressed) {
+                    memory.writeShort(usedRing, (short) 0);
+                    kicksSuppressed = false;
+                } else {
                     return EMPTY;
                 }
-                // §2.7.10: ask for a notification when the driver adds the next entry, then look
-                // again: the driver may have added one before it could see avail_event.
-                memory.writeShort(availEventAddress(), (short) nextAvail);
                 VarHandle.fullFence();
                 if (!refreshAvailIdx() || nextAvail == knownAvailIdx) {
                     return EMPTY;
@@ -77,6 +86,11 @@ public final class SplitVirtqueue extends Virtqueue {
             }
             // §2.7.13.1: read the ring entries only after seeing the index that published them.
             VarHandle.acquireFence();
+        }
+        if (!eventIdx && !kicksSuppressed) {
+            // Busy with the ring until it is drained: kicks meanwhile would only cost exits.
+            memory.writeShort(usedRing, (short) USED_F_NO_NOTIFY);
+            kicksSuppressed = true;
         }
         int head = Short.toUnsignedInt(memory.readShort(availRing + 4 + 2L * (nextAvail & mask)));
         nextAvail = (nextAvail + 1) & 0xffff;

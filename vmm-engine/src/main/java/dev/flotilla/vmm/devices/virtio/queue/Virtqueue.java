@@ -22,6 +22,11 @@ import dev.flotilla.vmm.memory.GuestMemoryException;
  * cannot be trusted any more stops the queue: {@link #needsReset()} turns true and the transport
  * sets DEVICE_NEEDS_RESET. No guest input makes these methods throw.
  *
+ * <p>While the device works through the ring, the driver's kicks are suppressed (used->flags
+ * NO_NOTIFY or packed DISABLE, or simply avail_event left behind with EVENT_IDX); they are
+ * re-enabled when {@code pop} finds the ring empty. So a device pass must pop until null, or
+ * arrange to come back by itself (timer, completion): the driver will not kick in between.
+ *
  * <p>Used entries are published once per batch ({@link #finishBatch}), which also takes the one
  * "notify the driver?" decision for the batch, honouring VIRTIO_F_EVENT_IDX and the driver's
  * suppression flags. Not thread-safe: one thread (the device's event loop pass) drives a queue.

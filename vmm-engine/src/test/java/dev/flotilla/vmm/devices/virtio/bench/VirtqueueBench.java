@@ -48,10 +48,12 @@ public final class VirtqueueBench {
         int queueSize = 256;
         Path json = null;
         String single = null;
+        String singleConcurrent = null;
         int forks = 3;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--single" -> single = args[++i];
+                case "--single-concurrent" -> singleConcurrent = args[++i];
                 case "--forks" -> forks = Integer.parseInt(args[++i]);
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
                 case "--batch" -> batch = Integer.parseInt(args[++i]);
@@ -63,6 +65,19 @@ public final class VirtqueueBench {
         }
         if (batch > queueSize) {
             throw new IllegalArgumentException("batch %d is larger than the queue size %d".formatted(batch, queueSize));
+        }
+        if (singleConcurrent != null) {
+            boolean packed = singleConcurrent.startsWith("packed");
+            boolean eventIdx = singleConcurrent.endsWith("+event_idx");
+            try {
+                ConcurrentRun.run(packed, eventIdx, queueSize, Math.min(1.0, seconds / 2)); // warm-up
+                ConcurrentRun.Outcome o = ConcurrentRun.run(packed, eventIdx, queueSize, seconds);
+                System.out.println("RESULT " + o.requests() + " " + o.seconds() + " " + o.kicksPerRequest() + " "
+                        + o.interruptsPerRequest() + " " + o.deviceBytesPerRequest());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return;
         }
         if (single != null) {
             // Child JVM: one configuration, result as one line for the parent.
@@ -87,6 +102,10 @@ public final class VirtqueueBench {
                 runs.get(c).add(fork(configs.get(c), seconds, batch, queueSize));
             }
         }
+        List<String[]> concurrent = new ArrayList<>();
+        for (String config : configs) {
+            concurrent.add(forkLines(config, "--single-concurrent", seconds, batch, queueSize));
+        }
         List<Result> results = new ArrayList<>();
         List<Double> medians = new ArrayList<>();
         for (List<Result> r : runs) {
@@ -105,16 +124,31 @@ public final class VirtqueueBench {
                     r.requestsPerSecond(), medians.get(i), r.deviceRequestsPerSecond(), r.bytesAllocatedPerRequest(),
                     r.interruptsPerRequest(), r.kicksPerRequest());
         }
+        System.out.printf(Locale.ROOT, "%nconcurrent: driver and device on two threads, device sleeps until kicked, driver until interrupted%n");
+        System.out.printf(Locale.ROOT, "%-7s %-9s %14s %12s %12s %16s%n", "layout", "event_idx", "requests/s", "kicks/req", "irqs/req", "device bytes/req");
+        for (int i = 0; i < configs.size(); i++) {
+            String[] f = concurrent.get(i);
+            System.out.printf(Locale.ROOT, "%-7s %-9s %,14.0f %12.4f %12.4f %16.3f%n", results.get(i).layout(), results.get(i).eventIdx(),
+                    Long.parseLong(f[1]) / Double.parseDouble(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4]), Double.parseDouble(f[5]));
+        }
         if (json != null) {
-            Files.writeString(json, toJson(results, medians, forks));
+            Files.writeString(json, toJson(results, medians, forks, concurrent));
             System.out.println("wrote " + json.toAbsolutePath());
         }
     }
 
     private static Result fork(String config, double seconds, int batch, int queueSize) throws IOException {
+        String[] f = forkLines(config, "--single", seconds, batch, queueSize);
+        return new Result(config.startsWith("packed") ? "packed" : "split", config.endsWith("+event_idx"), queueSize, batch,
+                Long.parseLong(f[1]), Double.parseDouble(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4]),
+                Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]));
+    }
+
+    /** Runs one configuration in a fresh JVM; returns its RESULT line split on spaces. */
+    private static String[] forkLines(String config, String mode, double seconds, int batch, int queueSize) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = List.of(java, "-cp", System.getProperty("java.class.path"), VirtqueueBench.class.getName(),
-                "--single", config, "--seconds", Double.toString(seconds), "--batch", Integer.toString(batch),
+                mode, config, "--seconds", Double.toString(seconds), "--batch", Integer.toString(batch),
                 "--queue-size", Integer.toString(queueSize));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes());
@@ -128,10 +162,7 @@ public final class VirtqueueBench {
         }
         String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst()
                 .orElseThrow(() -> new IOException("benchmark fork for " + config + " printed no result:\n" + output));
-        String[] f = line.split(" ");
-        return new Result(config.startsWith("packed") ? "packed" : "split", config.endsWith("+event_idx"), queueSize, batch,
-                Long.parseLong(f[1]), Double.parseDouble(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4]),
-                Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]));
+        return line.split(" ");
     }
 
     static Result run(boolean packed, boolean eventIdx, int queueSize, int batch, double seconds) {
@@ -199,7 +230,7 @@ public final class VirtqueueBench {
                 (double) interrupts / requests, (double) kicks / requests);
     }
 
-    private static String toJson(List<Result> results, List<Double> medians, int forks) {
+    private static String toJson(List<Result> results, List<Double> medians, int forks, List<String[]> concurrent) {
         StringBuilder sb = new StringBuilder("{\n  \"benchmark\": \"virtqueue\",\n  \"jdk\": \"")
                 .append(Runtime.version()).append("\",\n  \"cpus\": ").append(Runtime.getRuntime().availableProcessors())
                 .append(",\n  \"forks\": ").append(forks)
@@ -214,6 +245,15 @@ public final class VirtqueueBench {
                     r.layout(), r.eventIdx(), r.queueSize(), r.batch(), r.requests(), r.seconds(), r.requestsPerSecond(),
                     r.deviceRequestsPerSecond(), r.bytesAllocatedPerRequest(), r.interruptsPerRequest(), r.kicksPerRequest(),
                     medians.get(i), i + 1 < results.size() ? "," : ""));
+        }
+        sb.append("  ],\n  \"concurrent\": [\n");
+        for (int i = 0; i < concurrent.size(); i++) {
+            String[] f = concurrent.get(i);
+            sb.append(String.format(Locale.ROOT,
+                    "    {\"layout\": \"%s\", \"eventIdx\": %s, \"requests\": %s, \"seconds\": %s, \"requestsPerSecond\": %.0f, "
+                            + "\"kicksPerRequest\": %.5f, \"interruptsPerRequest\": %.5f, \"deviceBytesAllocatedPerRequest\": %.4f}%s%n",
+                    results.get(i).layout(), results.get(i).eventIdx(), f[1], f[2], Long.parseLong(f[1]) / Double.parseDouble(f[2]),
+                    Double.parseDouble(f[3]), Double.parseDouble(f[4]), Double.parseDouble(f[5]), i + 1 < concurrent.size() ? "," : ""));
         }
         return sb.append("  ]\n}\n").toString();
     }

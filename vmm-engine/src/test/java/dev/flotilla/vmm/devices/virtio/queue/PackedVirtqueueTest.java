@@ -224,6 +224,21 @@ class PackedVirtqueueTest {
     }
 
     @Test
+    void pop_busyWithoutEventIdx_disablesKicksUntilDrained() throws Exception {
+        PackedRingDriver driver = driver(8, false);
+        Virtqueue queue = activate(driver, PACKED);
+        driver.add(DATA, 8, true);
+        driver.add(DATA, 8, true);
+
+        assertNotNull(queue.pop());
+        assertEquals(PackedRingDriver.EVENT_DISABLE, driver.deviceEventFlags());
+        while (queue.pop() != null) {
+            // drain
+        }
+        assertEquals(PackedRingDriver.EVENT_ENABLE, driver.deviceEventFlags());
+    }
+
+    @Test
     void activate_withoutEventIdx_deviceEventEnabled() throws Exception {
         PackedRingDriver driver = driver(8, false);
         memory.writeShort(driver.deviceAddress() + 2, (short) PackedRingDriver.EVENT_DISABLE);

@@ -211,6 +211,34 @@ class SplitVirtqueueTest {
         assertFalse(driver.kickNeeded());
     }
 
+    @Test
+    void pop_busyWithoutEventIdx_setsNoNotifySoDriverDoesNotKick() throws Exception {
+        SplitRingDriver driver = driver(8, false);
+        Virtqueue queue = activate(driver, BASIC);
+        driver.add(DATA, 8, true);
+        driver.add(DATA, 8, true);
+        driver.kickNeeded();
+
+        assertNotNull(queue.pop());
+        driver.add(DATA, 8, true);
+
+        assertFalse(driver.kickNeeded());
+    }
+
+    @Test
+    void pop_drainedWithoutEventIdx_clearsNoNotifySoDriverKicksAgain() throws Exception {
+        SplitRingDriver driver = driver(8, false);
+        Virtqueue queue = activate(driver, BASIC);
+        driver.add(DATA, 8, true);
+
+        while (queue.pop() != null) {
+            // drain
+        }
+        driver.add(DATA, 8, true);
+
+        assertTrue(driver.kickNeeded());
+    }
+
     // ------------------------------------------------------------------ rejections
 
     private void assertChainRejected(Virtqueue queue, SplitRingDriver driver, int head, QueueRejection reason) {

@@ -98,6 +98,12 @@ public abstract sealed class GuestDriver permits SplitRingDriver, PackedRingDriv
      */
     public abstract void enableUsedNotifications();
 
+    /**
+     * What Linux does while it is busy reaping (virtqueue_disable_cb): no interrupts wanted.
+     * With EVENT_IDX a split ring just leaves used_event behind (already passed).
+     */
+    public abstract void disableUsedNotifications();
+
     /** Free descriptors (split) or free buffer ids (packed). */
     public abstract int freeCount();
 }

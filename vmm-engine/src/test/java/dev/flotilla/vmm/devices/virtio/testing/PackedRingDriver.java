@@ -254,6 +254,11 @@ public final class PackedRingDriver extends GuestDriver {
     }
 
     @Override
+    public void disableUsedNotifications() {
+        setDriverEvent(EVENT_DISABLE, 0, false);
+    }
+
+    @Override
     public int freeCount() {
         return freeTop;
     }

@@ -208,6 +208,13 @@ public final class SplitRingDriver extends GuestDriver {
     }
 
     @Override
+    public void disableUsedNotifications() {
+        if (!eventIdx) {
+            setNoInterrupt(true);
+        }
+    }
+
+    @Override
     public int freeCount() {
         return freeTop;
     }
