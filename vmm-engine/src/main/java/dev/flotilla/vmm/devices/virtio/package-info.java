@@ -1,0 +1,70 @@
+/**
+ * Virtio devices (virtio 1.2, OASIS) over the virtio-mmio transport: the part of the VMM the guest
+ * touches most, so both its speed and its attack surface.
+ *
+ * <h2>Three layers, each testable alone</h2>
+ * <pre>
+ *   vCPU MMIO exit ──► mmio.MmioTransport (BusDevice)      registers, feature negotiation, status
+ *   event loop ─────►        │  processQueueNotification(i)   state machine, interrupt status
+ *   (ioeventfd)              ▼
+ *                     VirtioDevice (rng.VirtioRng, ...)     request semantics; owns no threads or fds
+ *                            │ pop / pushUsed / finishBatch
+ *                            ▼
+ *                     queue.Virtqueue (Split | Packed)      ring parsing and validation, used-ring
+ *                            │                              batching, notification suppression
+ *                            ▼
+ *                     memory.GuestMemory                    bounds-checked guest RAM
+ * </pre>
+ * <ul>
+ *   <li><b>Transport</b> ({@code mmio}): the version-2 register page (§4.2.2). It turns the driver's
+ *       queue setup into {@link dev.flotilla.vmm.devices.virtio.queue.QueueConfig}s and, at
+ *       DRIVER_OK, into running queues ({@code QueueConfig.activate} validates; a config is never
+ *       run). Interrupts leave through an {@link dev.flotilla.vmm.interrupt.IrqLine}. KVM wiring is
+ *       outside: register an ioeventfd at {@code base + QUEUE_NOTIFY_OFFSET} (datamatch = queue
+ *       index) whose event-loop handler calls {@code processQueueNotification}, and back the
+ *       IrqLine with an irqfd; the MMIO-write path keeps working without either.</li>
+ *   <li><b>Queue</b> ({@code queue}): split (§2.7) and packed (§2.8) rings behind one device API.
+ *       Only validated chains reach a device; everything a guest can get wrong is a named
+ *       {@link dev.flotilla.vmm.devices.virtio.queue.QueueRejection}. No allocation per request.</li>
+ *   <li><b>Device</b> ({@link dev.flotilla.vmm.devices.virtio.VirtioDevice}): what a request means.
+ *       Called with the transport's lock held, from one thread at a time.</li>
+ * </ul>
+ *
+ * <h2>Threat model</h2>
+ * The guest kernel is hostile: it controls every byte of its RAM, including the rings, and every
+ * register write. Goals: no JVM crash, no host memory outside the guest's touched, bounded work
+ * per notification, no effect on other VMs, logs that cannot be flooded.
+ * <table>
+ *   <caption>Guest-controlled inputs and their defences</caption>
+ *   <tr><th>Attack</th><th>Defence</th></tr>
+ *   <tr><td>Ring or buffer addresses outside guest RAM, or wrapping past 2^64</td>
+ *       <td>Rings checked (alignment, extent) at activation; every buffer and indirect table
+ *       checked with {@code GuestMemory.contains} before use; accesses are bounds-checked anyway,
+ *       and a stray {@code GuestMemoryException} stops the queue instead of escaping.</td></tr>
+ *   <tr><td>Descriptor loops, chains longer than the ring, packed chains that never end</td>
+ *       <td>Per-chain visited stamps (LOOP), chain length capped at the queue size
+ *       (CHAIN_TOO_LONG), packed walk bounded by the ring (PACKED_CHAIN_INCOMPLETE).</td></tr>
+ *   <tr><td>Indirect tables: nested, combined with NEXT, zero or odd length, huge</td>
+ *       <td>One level only (NESTED_INDIRECT), INDIRECT_WITH_NEXT, BAD_INDIRECT_TABLE,
+ *       entries capped at the queue size; only with VIRTIO_F_INDIRECT_DESC negotiated.</td></tr>
+ *   <tr><td>avail->idx jumping ahead, head index or buffer id out of range</td>
+ *       <td>The queue stops (AVAIL_INDEX_JUMP, HEAD_OUT_OF_RANGE); the transport sets
+ *       DEVICE_NEEDS_RESET and sends a config-change interrupt (§2.1.2).</td></tr>
+ *   <tr><td>Racing the device: rewriting descriptors while they are parsed</td>
+ *       <td>Each field is read once and validated value-by-value; the fuzz tests mutate guest
+ *       memory between device passes.</td></tr>
+ *   <tr><td>Oversized requests (one chain covering all guest RAM)</td>
+ *       <td>Per-device caps with a reason (e.g. {@code VirtioRng.MAX_BYTES_PER_REQUEST}).</td></tr>
+ *   <tr><td>Notification storms, flooding the host log</td>
+ *       <td>Work per kick is bounded by the ring size; every guest-triggered message goes through
+ *       {@link dev.flotilla.vmm.devices.virtio.RateLimitedLog}; rejections are counted in
+ *       {@link dev.flotilla.vmm.devices.virtio.queue.QueueMetrics} instead.</td></tr>
+ *   <tr><td>Register abuse: wrong widths, out-of-order status, features not offered, legacy drivers</td>
+ *       <td>Non-32-bit control accesses ignored; status steps enforced in order; FEATURES_OK refused
+ *       without VIRTIO_F_VERSION_1 or with unoffered bits; queue registers only between
+ *       FEATURES_OK and DRIVER_OK.</td></tr>
+ * </table>
+ * Not defended here: a guest keeping its own device busy (it only burns its own VM's event-loop
+ * time, which the per-VM loop isolates), and denial of entropy to itself.
+ */
+package dev.flotilla.vmm.devices.virtio;
