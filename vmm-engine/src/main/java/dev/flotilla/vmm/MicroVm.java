@@ -8,6 +8,7 @@ import dev.flotilla.vmm.bus.Bus;
 import dev.flotilla.vmm.devices.legacy.BootTimer;
 import dev.flotilla.vmm.devices.legacy.I8042Controller;
 import dev.flotilla.vmm.devices.legacy.Serial16550;
+import dev.flotilla.vmm.devices.virtio.mmio.MmioTransport;
 import dev.flotilla.vmm.kvm.BootMsrs;
 import dev.flotilla.vmm.kvm.CpuidEntry;
 import dev.flotilla.vmm.kvm.Kvm;
@@ -67,6 +68,7 @@ public final class MicroVm implements AutoCloseable {
     private GuestRam ram;
     private Serial16550 serial;
     private BootTimer bootTimer;
+    private VirtioDevices virtio;
     private volatile long firstRunNanos = -1;
     private Thread inputPump;
     private volatile boolean closing;
@@ -131,7 +133,16 @@ public final class MicroVm implements AutoCloseable {
             vm.createPit2();
             return null;
         });
-        List<String> deviceCmdline = step("devices", () -> attachLegacyDevices(vm));
+        List<String> deviceCmdline = step("devices", () -> {
+            List<String> entries = new ArrayList<>(attachLegacyDevices(vm));
+            if (!config.devices().isEmpty()) {
+                virtio = new VirtioDevices(vm, ram.memory(), kvm.checkExtension(KvmCapability.IOEVENTFD) > 0,
+                        kvm.checkExtension(KvmCapability.IRQFD) > 0, "vm");
+                resources.add(virtio); // closed before the VM fd and the memory its I/O targets
+                entries.addAll(virtio.attachAll(config.devices(), mmio));
+            }
+            return entries;
+        });
         InitialCpuState boot = step("kernel", () -> loader.load(ram.memory(), new BootSpec(config.kernel(),
                 config.initrd(), kernelCommandLine(config.cmdline(), deviceCmdline), config.vcpus())));
         step("vcpus", () -> {
@@ -171,7 +182,7 @@ public final class MicroVm implements AutoCloseable {
     /** -Dflotilla.vmm.traceSteps=true prints how long each build step took (for boot-time work). */
     private static final boolean TRACE_STEPS = Boolean.getBoolean("flotilla.vmm.traceSteps");
 
-    /** COM1, the i8042 and the boot timer; returns their kernel command line entries (none today). */
+    /** COM1, the i8042 and the boot timer; returns their kernel command line entries (none). */
     private List<String> attachLegacyDevices(KvmVm vm) {
         serial = new Serial16550(vm.irqLine(Layout.COM1_IRQ), config.consoleOutput());
         portIo.register(Layout.COM1_PORT, 8, serial, "COM1 (16550)");
@@ -180,7 +191,6 @@ public final class MicroVm implements AutoCloseable {
         portIo.register(Layout.I8042_DATA_PORT, Layout.I8042_COMMAND_PORT - Layout.I8042_DATA_PORT + 1, i8042, "i8042");
         bootTimer = new BootTimer(startRequestNanos);
         mmio.register(Layout.BOOT_TIMER_ADDR, Layout.BOOT_TIMER_SIZE, bootTimer, "boot timer");
-        // virtio-mmio devices will add "virtio_mmio.device=<size>@<base>:<irq>" entries here.
         return List.of();
     }
 
@@ -312,6 +322,17 @@ public final class MicroVm implements AutoCloseable {
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
+    }
+
+    /**
+     * The virtio-mmio transport of device {@code name} ("blk0", "rng0": kind and index within its
+     * kind, in configuration order), to observe its status and queue metrics.
+     */
+    public MmioTransport virtioTransport(String name) {
+        if (virtio == null) {
+            throw new IllegalArgumentException("this VM has no virtio devices");
+        }
+        return virtio.transport(name);
     }
 
     /** Nanoseconds from the start request to the guest's boot-timer write, once it happened. */

@@ -1,6 +1,8 @@
 package dev.flotilla.vmm;
 
 import dev.flotilla.vmm.arch.x86_64.Layout;
+import dev.flotilla.vmm.arch.x86_64.MpTable;
+import dev.flotilla.vmm.devices.virtio.VirtioDeviceConfig;
 
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -23,9 +25,14 @@ import java.util.Optional;
  *                      what it owns (see {@link MicroVm#kernelCommandLine})
  * @param consoleOutput where the guest's serial console output goes
  * @param consoleInput  optional input for the serial console (polled, never blocked on)
+ * @param devices       virtio devices, attached in this order (one virtio-mmio slot and IRQ each)
  */
 public record VmConfig(int vcpus, int memoryMib, Path kernel, Optional<Path> initrd, String cmdline,
-                       OutputStream consoleOutput, Optional<InputStream> consoleInput) {
+                       OutputStream consoleOutput, Optional<InputStream> consoleInput,
+                       List<VirtioDeviceConfig> devices) {
+
+    /** Virtio IRQs run from {@link Layout#VIRTIO_IRQ_BASE} to the last IOAPIC pin the MP table routes. */
+    public static final int MAX_VIRTIO_DEVICES = MpTable.IRQ_COUNT - Layout.VIRTIO_IRQ_BASE;
 
     /** The MP table and xAPIC ids the boot code writes comfortably cover this many. */
     public static final int MAX_VCPUS = 32;
@@ -65,6 +72,15 @@ public record VmConfig(int vcpus, int memoryMib, Path kernel, Optional<Path> ini
             problems.add("a console output stream is required");
         }
         consoleInput = consoleInput == null ? Optional.empty() : consoleInput;
+        devices = devices == null ? List.of() : List.copyOf(devices);
+        if (devices.size() > MAX_VIRTIO_DEVICES) {
+            problems.add("at most %d virtio devices fit the interrupt lines, not %d".formatted(MAX_VIRTIO_DEVICES, devices.size()));
+        }
+        for (int i = 0; i < devices.size(); i++) {
+            for (String p : devices.get(i).problems()) {
+                problems.add("device %d (%s): %s".formatted(i, devices.get(i).kind(), p));
+            }
+        }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("invalid VM configuration: " + String.join("; ", problems));
         }
@@ -87,6 +103,7 @@ public record VmConfig(int vcpus, int memoryMib, Path kernel, Optional<Path> ini
         private String cmdline = "";
         private OutputStream consoleOutput = System.out;
         private InputStream consoleInput;
+        private final List<VirtioDeviceConfig> devices = new ArrayList<>();
 
         public Builder vcpus(int v) { this.vcpus = v; return this; }
         public Builder memoryMib(int v) { this.memoryMib = v; return this; }
@@ -95,10 +112,12 @@ public record VmConfig(int vcpus, int memoryMib, Path kernel, Optional<Path> ini
         public Builder cmdline(String v) { this.cmdline = v; return this; }
         public Builder consoleOutput(OutputStream v) { this.consoleOutput = Objects.requireNonNull(v); return this; }
         public Builder consoleInput(InputStream v) { this.consoleInput = v; return this; }
+        /** Adds a virtio device; devices get slots and IRQs in the order they are added. */
+        public Builder device(VirtioDeviceConfig v) { this.devices.add(Objects.requireNonNull(v)); return this; }
 
         public VmConfig build() {
             return new VmConfig(vcpus, memoryMib, kernel, Optional.ofNullable(initrd), cmdline, consoleOutput,
-                    Optional.ofNullable(consoleInput));
+                    Optional.ofNullable(consoleInput), devices);
         }
     }
 }

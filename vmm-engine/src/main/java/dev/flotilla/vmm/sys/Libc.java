@@ -42,6 +42,11 @@ public final class Libc {
     public static final int EPOLL_CTL_DEL = 2;
     public static final int EPOLL_CTL_MOD = 3;
     public static final int EPOLLIN = 1;
+    /** fallocate(2) modes (linux/falloc.h). */
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    public static final int EOPNOTSUPP = 95;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -67,6 +72,8 @@ public final class Libc {
     private static final MethodHandle EVENTFD = link("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
     private static final MethodHandle READ = link("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), true);
     private static final MethodHandle WRITE = link("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), true);
+    private static final MethodHandle FALLOCATE = link("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), true);
     private static final MethodHandle EPOLL_CREATE1 = link("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
     private static final MethodHandle EPOLL_CTL = link("epoll_ctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), true);
@@ -293,6 +300,17 @@ public final class Libc {
             return n < 0 ? -errno(capture) : n;
         } catch (Throwable t) {
             throw unexpected("write", t);
+        }
+    }
+
+    /** {@code fallocate(2)}: 0 on success, or minus errno (EOPNOTSUPP when the file system lacks the mode). */
+    public static int fallocateOrErrno(int fd, int mode, long offset, long length) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            int rc = (int) FALLOCATE.invokeExact(capture, fd, mode, offset, length);
+            return rc < 0 ? -errno(capture) : 0;
+        } catch (Throwable t) {
+            throw unexpected("fallocate", t);
         }
     }
 

@@ -68,6 +68,14 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
      * @param name for logs and queue names, e.g. "rng0"
      */
     public MmioTransport(VirtioDevice device, GuestMemory memory, IrqLine irq, String name) {
+        this(device, memory, irq, name, 0);
+    }
+
+    /**
+     * @param withheldFeatures feature bits the device offers that this transport hides from the
+     *                         driver (e.g. VIRTIO_F_RING_PACKED, to make a guest use split rings)
+     */
+    public MmioTransport(VirtioDevice device, GuestMemory memory, IrqLine irq, String name, long withheldFeatures) {
         this.device = Objects.requireNonNull(device);
         this.memory = Objects.requireNonNull(memory);
         this.irq = Objects.requireNonNull(irq);
@@ -78,7 +86,7 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
             queueConfigs[i] = new QueueConfig(device.queueMaxSize(i));
         }
         running = new Virtqueue[count];
-        long offered = device.offeredFeatures();
+        long offered = device.offeredFeatures() & ~withheldFeatures;
         if (!VirtioFeatures.has(offered, VirtioFeatures.VERSION_1)) {
             throw new IllegalArgumentException("device %s must offer VIRTIO_F_VERSION_1: virtio-mmio version 2 is a modern transport".formatted(name));
         }
@@ -204,6 +212,18 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
                 deviceNeedsReset("queue %s stopped: %s".formatted(q.name(), q.failure().description()));
                 return;
             }
+        }
+    }
+
+    /**
+     * Runs {@code task} holding this transport's lock, as device callbacks are: for device work
+     * that comes back from elsewhere (an I/O completion, a timer) and touches the queues.
+     * Ignored unless the device is active, so a completion after a reset finds no stale queues.
+     */
+    public synchronized void runLocked(Runnable task) {
+        if (activated) {
+            task.run();
+            checkQueueHealth();
         }
     }
 

@@ -1,0 +1,31 @@
+package dev.flotilla.vmm.devices.virtio.blk;
+
+/**
+ * What the parser checks a request against: the disk's size and the limits the device announced
+ * in its configuration space (§5.2.4), so a driver that honours the config never hits a limit.
+ *
+ * @param capacitySectors disk size in 512-byte sectors
+ * @param readOnly        writes, discards and write-zeroes are refused
+ * @param flush           VIRTIO_BLK_F_FLUSH negotiated
+ * @param discard         VIRTIO_BLK_F_DISCARD negotiated
+ * @param writeZeroes     VIRTIO_BLK_F_WRITE_ZEROES negotiated
+ */
+public record BlockLimits(long capacitySectors, boolean readOnly, boolean flush, boolean discard, boolean writeZeroes) {
+
+    public static final int SECTOR_SIZE = 512;
+    /** Segments per request (seg_max): 2 descriptors of a 256-entry queue go to header and status. */
+    public static final int SEG_MAX = 128;
+    /** Bytes per segment (size_max). */
+    public static final int SIZE_MAX = 64 * 1024;
+    /**
+     * Data bytes per read/write request at most. A driver honouring seg_max and size_max cannot
+     * exceed it; a hostile one would otherwise tie an I/O thread up with one gigabyte request.
+     */
+    public static final long MAX_DATA_BYTES = (long) SEG_MAX * SIZE_MAX;
+    /** Segments per discard / write-zeroes request (max_discard_seg, max_write_zeroes_seg). */
+    public static final int MAX_SEGMENTS = 32;
+    /** Sectors per discard / write-zeroes segment: 2 GiB, bounding one fallocate call. */
+    public static final int MAX_SEGMENT_SECTORS = 1 << 22;
+    /** VIRTIO_BLK_ID_BYTES: the serial GET_ID returns. */
+    public static final int ID_BYTES = 20;
+}
