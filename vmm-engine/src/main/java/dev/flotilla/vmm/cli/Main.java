@@ -4,6 +4,8 @@ import dev.flotilla.vmm.ExitReason;
 import dev.flotilla.vmm.MicroVm;
 import dev.flotilla.vmm.VmConfig;
 import dev.flotilla.vmm.VmException;
+import dev.flotilla.vmm.devices.virtio.blk.BlockDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
 import dev.flotilla.vmm.kvm.KvmHost;
 
 import java.io.FileOutputStream;
@@ -12,6 +14,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 
@@ -20,7 +23,9 @@ import java.util.List;
  * <pre>
  *   host                                   prints what kind of KVM this host has
  *   vm run --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
- *                                          boots one VM in the foreground, console on stdout
+ *          [--drive PATH[,ro][,serial=ID]]... [--rng] [--no-packed] [--no-event-idx]
+ *                                          boots one VM in the foreground, console on stdout;
+ *                                          drives become /dev/vda, /dev/vdb, ... in order
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
  */
@@ -30,6 +35,7 @@ public final class Main {
     static final String USAGE = """
             usage: flotilla-vmm host
                    flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
+                          [--drive PATH[,ro][,serial=ID]]... [--rng] [--no-packed] [--no-event-idx]
             """;
 
     public static void main(String[] args) {
@@ -74,8 +80,18 @@ public final class Main {
         // Console output goes straight to fd 1, unbuffered, so prompts without newline show up.
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         VmConfig.Builder b = VmConfig.builder().consoleOutput(console).consoleInput(System.in);
+        List<BlockDeviceConfig> drives = new ArrayList<>();
+        boolean rng = false;
+        boolean packed = true;
+        boolean eventIdx = true;
         while (!a.isEmpty()) {
             String option = a.pop();
+            switch (option) {
+                case "--rng" -> { rng = true; continue; }
+                case "--no-packed" -> { packed = false; continue; }
+                case "--no-event-idx" -> { eventIdx = false; continue; }
+                default -> { }
+            }
             if (a.isEmpty()) {
                 throw new UsageException(option + " needs a value");
             }
@@ -86,10 +102,37 @@ public final class Main {
                 case "--cmdline" -> b.cmdline(value);
                 case "--vcpus" -> b.vcpus(number(option, value));
                 case "--memory" -> b.memoryMib(number(option, value));
+                case "--drive" -> drives.add(drive(value));
                 default -> throw new UsageException("unknown option " + option);
             }
         }
+        for (BlockDeviceConfig d : drives) {
+            b.device(d.withRings(packed, eventIdx));
+        }
+        if (rng) {
+            b.device(new RngDeviceConfig(packed, eventIdx));
+        }
         return b.build();
+    }
+
+    /** PATH[,ro][,serial=ID] */
+    static BlockDeviceConfig drive(String spec) {
+        String[] parts = spec.split(",");
+        if (parts[0].isEmpty()) {
+            throw new UsageException("--drive needs a file: --drive PATH[,ro][,serial=ID]");
+        }
+        boolean readOnly = false;
+        String serial = "";
+        for (int i = 1; i < parts.length; i++) {
+            if (parts[i].equals("ro")) {
+                readOnly = true;
+            } else if (parts[i].startsWith("serial=")) {
+                serial = parts[i].substring("serial=".length());
+            } else {
+                throw new UsageException("unknown --drive option '%s' (expected ro or serial=ID)".formatted(parts[i]));
+            }
+        }
+        return BlockDeviceConfig.of(Path.of(parts[0]), readOnly).withSerial(serial);
     }
 
     private static int number(String option, String value) {
