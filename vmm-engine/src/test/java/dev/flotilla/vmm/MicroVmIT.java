@@ -3,6 +3,8 @@ package dev.flotilla.vmm;
 import dev.flotilla.vmm.arch.x86_64.Layout;
 import dev.flotilla.vmm.testing.KvmAvailable;
 import dev.flotilla.vmm.testing.TinyGuests;
+import dev.flotilla.vmm.devices.virtio.blk.BlockDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -154,6 +156,49 @@ class MicroVmIT {
         }
         assertEquals(fds, openFds(), "open fds after 20 VMs");
         assertEquals(threads, ManagementFactory.getThreadMXBean().getThreadCount(), "live threads after 20 VMs");
+    }
+
+    @Test
+    void twentyCyclesWithVirtioDevices_leakNoEventLoopIoeventfdIrqfdOrImageFds() throws Exception {
+        Path disk = dir.resolve("disk.img");
+        Files.write(disk, new byte[1 << 20]);
+        runWithVirtio(disk);
+        long fds = openFds();
+        int threads = ManagementFactory.getThreadMXBean().getThreadCount();
+        for (int i = 0; i < 20; i++) {
+            runWithVirtio(disk);
+        }
+        assertEquals(fds, openFds(), "open fds after 20 VMs with virtio devices");
+        assertEquals(threads, ManagementFactory.getThreadMXBean().getThreadCount(), "live threads after 20 VMs");
+    }
+
+    @Test
+    void virtioDevices_getMmioSlotsIrqsAndCommandLineEntries() throws Exception {
+        Path disk = dir.resolve("disk.img");
+        Files.write(disk, new byte[1 << 20]);
+        VmConfig base = config(TinyGuests.REPORT_THEN_HALT, 1, new ByteArrayOutputStream());
+        VmConfig config = VmConfig.builder().kernel(base.kernel()).memoryMib(16).consoleOutput(new ByteArrayOutputStream())
+                .device(BlockDeviceConfig.of(disk, false)).device(new RngDeviceConfig()).build();
+        String[] cmdline = new String[1];
+        try (MicroVm vm = MicroVm.create(config, (m, s) -> {
+            cmdline[0] = s.cmdline();
+            return FLAT_REAL_MODE.load(m, s);
+        })) {
+            assertEquals(2, vm.virtioTransport("blk0").read(0x008, 4), "device id at the first slot");
+            assertEquals(4, vm.virtioTransport("rng0").read(0x008, 4));
+        }
+        assertTrue(cmdline[0].contains("virtio_mmio.device=4K@0xc0001000:5"), cmdline[0]);
+        assertTrue(cmdline[0].contains("virtio_mmio.device=4K@0xc0002000:6"), cmdline[0]);
+    }
+
+    private void runWithVirtio(Path disk) throws Exception {
+        VmConfig base = config(TinyGuests.REPORT_THEN_HALT, 1, new ByteArrayOutputStream());
+        VmConfig config = VmConfig.builder().kernel(base.kernel()).memoryMib(16).consoleOutput(new ByteArrayOutputStream())
+                .device(BlockDeviceConfig.of(disk, false)).device(new RngDeviceConfig()).build();
+        try (MicroVm vm = MicroVm.create(config, FLAT_REAL_MODE)) {
+            vm.start();
+            vm.stop();
+        }
     }
 
     private void runOnce() throws Exception {

@@ -1,0 +1,91 @@
+package dev.flotilla.vmm.devices.virtio.testing;
+
+import dev.flotilla.vmm.devices.virtio.DeviceEnvironment;
+import dev.flotilla.vmm.devices.virtio.mmio.MmioTransport;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.Executor;
+
+/**
+ * A {@link DeviceEnvironment} a test drives by hand: blocking work and loop tasks queue up until
+ * {@link #runAll()}, and the clock only moves with {@link #advance}. So asynchronous device code
+ * runs deterministically on the test thread, in the order a VM would run it.
+ */
+public final class ManualEnvironment implements DeviceEnvironment {
+
+    private final Deque<Runnable> blocking = new ArrayDeque<>();
+    private final Deque<Runnable> loop = new ArrayDeque<>();
+    private final List<long[]> timerDeadlines = new ArrayList<>();
+    private final List<Runnable> timerTasks = new ArrayList<>();
+    private long now = 1_000_000_000L;
+    private MmioTransport transport;
+
+    /** Loop tasks run under this transport's lock, as in a VM. */
+    public void attach(MmioTransport t) {
+        this.transport = t;
+    }
+
+    @Override
+    public Executor blockingExecutor() {
+        return blocking::add;
+    }
+
+    @Override
+    public Runnable onLoop(Runnable task) {
+        return () -> loop.add(() -> transport.runLocked(task));
+    }
+
+    @Override
+    public void schedule(long delayNanos, Runnable task) {
+        timerDeadlines.add(new long[] {now + delayNanos});
+        timerTasks.add(() -> transport.runLocked(task));
+    }
+
+    @Override
+    public long nanoTime() {
+        return now;
+    }
+
+    public int pendingBlocking() {
+        return blocking.size();
+    }
+
+    public int pendingTimers() {
+        return timerTasks.size();
+    }
+
+    /** Runs blocking work and loop tasks until neither has anything left. */
+    public void runAll() {
+        while (!blocking.isEmpty() || !loop.isEmpty()) {
+            while (!blocking.isEmpty()) {
+                blocking.poll().run();
+            }
+            while (!loop.isEmpty()) {
+                loop.poll().run();
+            }
+        }
+    }
+
+    /** Moves the clock, runs the timers now due, then everything they caused. */
+    public void advance(long nanos) {
+        now += nanos;
+        boolean ran = true;
+        while (ran) {
+            ran = false;
+            for (int i = 0; i < timerTasks.size(); i++) {
+                if (timerDeadlines.get(i)[0] <= now) {
+                    Runnable t = timerTasks.remove(i);
+                    timerDeadlines.remove(i);
+                    t.run();
+                    ran = true;
+                    break;
+                }
+            }
+            runAll();
+        }
+    }
+}
