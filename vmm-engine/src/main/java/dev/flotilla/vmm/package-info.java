@@ -5,6 +5,8 @@
  * <pre>
  *   cli            Main: `host`, `vm run`
  *   (this package) MicroVm, VmConfig, ExitReason: the facade and the builder
+ *   event          the per-VM event loop (epoll over ioeventfds), irqfd interrupt lines
+ *   devices.virtio virtio-mmio transport, split/packed queues, blk and rng devices
  *   vcpu           one platform thread per vCPU, commands run / pause / resume / stop
  *   devices.legacy 16550 UART (COM1), i8042 (reset), boot timer: BusDevices, no threads or fds
  *   bus            port I/O and MMIO address spaces that refuse overlaps
@@ -21,8 +23,9 @@
  *   <li>vm: KVM_CREATE_VM, TSS and identity-map pages (Intel);</li>
  *   <li>memory: anonymous MAP_NORESERVE mappings below and above the 32-bit MMIO hole, one KVM slot each;</li>
  *   <li>irqchip: in-kernel PIC/IOAPIC/LAPIC and PIT;</li>
- *   <li>devices: COM1 at 0x3f8 (IRQ 4), i8042 at 0x60/0x64, boot timer at 0xc0000000; they also
- *       contribute kernel command line entries (virtio-mmio devices will);</li>
+ *   <li>devices: COM1 at 0x3f8 (IRQ 4), i8042 at 0x60/0x64, boot timer at 0xc0000000, then the
+ *       configured virtio-mmio devices (one page and IRQ each, from 0xc0001000 / IRQ 5) with their
+ *       event loop, ioeventfds and irqfds, each announced on the kernel command line;</li>
  *   <li>kernel: a {@link dev.flotilla.vmm.GuestLoader} ({@code LinuxBoot} by default) fills memory
  *       and returns the boot CPU's registers;</li>
  *   <li>vcpus: per-vCPU CPUID (APIC id, topology), boot MSRs, LAPIC LINT0/LINT1, and the boot state

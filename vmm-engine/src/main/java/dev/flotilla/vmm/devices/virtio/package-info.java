@@ -30,6 +30,20 @@
  *       Called with the transport's lock held, from one thread at a time.</li>
  * </ul>
  *
+ * <h2>In a VM: attach and the event loop</h2>
+ * A {@link dev.flotilla.vmm.devices.virtio.VirtioDeviceConfig} in {@code VmConfig.devices()} is
+ * validated up front; the build's devices step (package-private {@code VirtioDevices}) gives device
+ * i the page at {@code Layout.VIRTIO_MMIO_BASE + i * 4K} and GSI {@code Layout.VIRTIO_IRQ_BASE + i},
+ * registers its transport on the MMIO bus and appends {@code virtio_mmio.device=4K@0x...:IRQ} to the
+ * kernel command line. Per queue an eventfd is registered with KVM_IOEVENTFD at QueueNotify
+ * (datamatch = queue index), so a kick wakes the VM's {@code event.EventLoop} without a vCPU exit
+ * to user space; without the capability the MMIO-write path posts the kick to the same loop. The
+ * device's IrqLine is an irqfd (edge on its IOAPIC pin; InterruptStatus/InterruptACK carry what is
+ * pending). Blocking device work (virtio-blk file I/O) runs on a 2-thread per-VM executor and
+ * comes back through {@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#onLoop}, under the
+ * transport's lock; a pass completes every finished request and interrupts once. Each config can
+ * withhold VIRTIO_F_RING_PACKED / EVENT_IDX so both ring layouts are tested with Linux.
+ *
  * <h2>Threat model</h2>
  * The guest kernel is hostile: it controls every byte of its RAM, including the rings, and every
  * register write. Goals: no JVM crash, no host memory outside the guest's touched, bounded work
