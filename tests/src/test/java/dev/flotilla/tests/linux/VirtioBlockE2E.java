@@ -61,7 +61,8 @@ class VirtioBlockE2E {
 
     record Run(ExitReason exit, String console) {
         String value(String key) {
-            Matcher m = Pattern.compile(Pattern.quote(key) + "=(\\S+)").matcher(console);
+            // Anchored at a line start: init also echoes the command itself ("running: ... echo KEY=$(...)").
+            Matcher m = Pattern.compile("(?m)^" + Pattern.quote(key) + "=(\\S+)").matcher(console);
             if (!m.find()) {
                 fail("the guest printed no " + key + "=...; console:\n" + console);
             }
