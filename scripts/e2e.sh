@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs the Linux end-to-end suites (tests/, classes named *E2E) in ONE JVM:
 #   hardware KVM -> natively;  PVM or no KVM -> inside one lab boot (QEMU TCG); no QEMU -> skipped, saying why.
-# Needs: `mvn install` done (tests/target/e2e.classpath exists) and FLOTILLA_KERNEL/FLOTILLA_INITRD set
-# (scripts/test.sh evals `guest/build.sh paths`). Extra args are passed to the console launcher
+# Needs: `mvn install` done (tests/target/e2e.classpath exists) and the guest artifacts built
+# (guest/build.sh all). Extra args are passed to the console launcher
 # (e.g. --select-class dev.flotilla.tests.linux.LinuxBootE2E).
 set -euo pipefail
 cd "$FLOTILLA_HOME"
 
-: "${FLOTILLA_KERNEL:?FLOTILLA_KERNEL is not set (run guest/build.sh paths)}"
-: "${FLOTILLA_INITRD:?FLOTILLA_INITRD is not set (run guest/build.sh paths)}"
+source "$FLOTILLA_HOME/scripts/lib.sh"
+guest_paths
 [[ -f tests/target/e2e.classpath ]] || { echo "e2e: tests/target/e2e.classpath missing: run mvn install first" >&2; exit 1; }
 
 RESULTS="${FLOTILLA_E2E_RESULTS:-$FLOTILLA_HOME/tests/target/e2e-results}"
@@ -19,11 +19,12 @@ select=("$@")
 ((${#select[@]})) || select=(--select-package dev.flotilla.tests --include-classname '.*E2E')
 
 kind_line=$("$FLOTILLA_HOME/guest/lab/lab.sh" kvm-kind)
-kind=${kind_line%% *}
+kind=${kind_line%%[: ]*}
 echo "e2e: host KVM: $kind_line"
 
 run=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g
   -Dflotilla.kernel="$FLOTILLA_KERNEL" -Dflotilla.bzimage="${FLOTILLA_BZIMAGE:-}" -Dflotilla.initrd="$FLOTILLA_INITRD"
+  -Dflotilla.cmdline="$FLOTILLA_CMDLINE"
   -Dflotilla.kvm.kind="$kind" -Dflotilla.results="$RESULTS"
   -cp "$CP" org.junit.platform.console.ConsoleLauncher execute
   --disable-banner --details=tree --fail-if-no-tests --reports-dir "$RESULTS" "${select[@]}")

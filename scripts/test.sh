@@ -15,7 +15,8 @@ mvn -B -q install
 
 step "2/4 guest artifacts"
 "$FLOTILLA_HOME/guest/build.sh" all
-eval "$("$FLOTILLA_HOME/guest/build.sh" paths)"   # sets FLOTILLA_KERNEL, FLOTILLA_BZIMAGE, FLOTILLA_INITRD
+source "$FLOTILLA_HOME/scripts/lib.sh"
+guest_paths
 
 step "3/4 guest artifacts and lab self-check"
 "$FLOTILLA_HOME/guest/test.sh"

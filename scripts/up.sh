@@ -6,11 +6,12 @@ set -euo pipefail
 cd "$FLOTILLA_HOME"
 
 "$FLOTILLA_HOME/guest/build.sh" all
-eval "$("$FLOTILLA_HOME/guest/build.sh" paths)"
+source "$FLOTILLA_HOME/scripts/lib.sh"
+guest_paths
 
 VCPUS="${FLOTILLA_DEMO_VCPUS:-2}"
 MEMORY="${FLOTILLA_DEMO_MEMORY:-256}"
-CMDLINE="$(cat "$FLOTILLA_HOME/guest/kernel/cmdline") flotilla.exit=reboot"
+CMDLINE="$FLOTILLA_CMDLINE flotilla.exit=reboot"
 
 vm_run=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$FLOTILLA_HOME/vmm-engine/target/classes"
   dev.flotilla.vmm.cli.Main vm run --kernel "$FLOTILLA_KERNEL" --initrd "$FLOTILLA_INITRD"
@@ -18,7 +19,7 @@ vm_run=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$FLOTILLA_
 
 kind_line=$("$FLOTILLA_HOME/guest/lab/lab.sh" kvm-kind)
 echo "flotilla up: host KVM: $kind_line"
-case "${kind_line%% *}" in
+case "${kind_line%%[: ]*}" in
   hardware)
     echo "flotilla up: booting the demo microVM natively ($VCPUS vCPUs, $MEMORY MiB)"
     "${vm_run[@]}" ;;
