@@ -94,6 +94,8 @@ final class GuestVsock {
     final List<Packet> received = new ArrayList<>();
     final Map<Long, Boolean> listeningPorts = new HashMap<>();
     final Map<String, Stream> streams = new HashMap<>();
+    /** When set, the guest ignores connection requests (to test host-side connect timeouts). */
+    boolean silent;
     private final boolean packed;
     private int rxSlotCounter;
     private long nextGuestPort = 10_000;
@@ -228,6 +230,9 @@ final class GuestVsock {
     private void handle(Packet p) {
         Stream s = stream(p.dstPort(), p.srcPort());
         if (p.is(VsockHeader.OP_REQUEST)) {
+            if (silent) {
+                return;
+            }
             Boolean echo = listeningPorts.get(p.dstPort());
             if (echo == null || s != null) {
                 send(CID, 2, p.dstPort(), p.srcPort(), VsockHeader.TYPE_STREAM, VsockHeader.OP_RST, 0, 0, 0, new byte[0]);

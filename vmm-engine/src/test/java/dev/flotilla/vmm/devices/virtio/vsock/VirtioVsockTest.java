@@ -28,6 +28,8 @@ class VirtioVsockTest {
     static final Duration WAIT = Duration.ofSeconds(10);
 
     final VirtioVsock device = new VirtioVsock(GuestVsock.CID);
+    /** Host-side blocking work; not the common pool, which has one worker on a two-core machine. */
+    static final java.util.concurrent.ExecutorService HOST_THREADS = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
 
     static byte[] pattern(int length, int seed) {
         byte[] data = new byte[length];
@@ -58,7 +60,7 @@ class VirtioVsockTest {
             } catch (IOException e) {
                 throw new RuntimeException(e);
             }
-        });
+        }, HOST_THREADS);
     }
 
     @Test
@@ -118,15 +120,22 @@ class VirtioVsockTest {
                 throw new RuntimeException(e);
             }
             return result;
-        });
+        }, HOST_THREADS);
         CompletableFuture<Void> written = CompletableFuture.runAsync(() -> {
             try {
                 c.write(data, 0, data.length);
             } catch (IOException e) {
                 throw new RuntimeException(e);
             }
+        }, HOST_THREADS);
+        assertTrue(guest.runUntil(() -> echoed.isDone() && written.isDone(), WAIT), () -> {
+            Stream s = guest.streams.values().iterator().next();
+            synchronized (c) {
+                return "guest sent=%d recv=%d pending=%d credit=%d; host toSend=%d received=%d sentCount=%d peerBuf=%d peerFwd=%d creditReq=%b fwd=%d lastRep=%d"
+                        .formatted(s.sentCount, s.receivedCount, s.pendingOut.size(), s.peerCredit(), c.toSend.size(), c.received.size(),
+                                c.sentCount, c.peerBufAlloc, c.peerForwardedCount, c.creditRequested, c.forwardedCount, c.lastReportedForwardedCount);
+            }
         });
-        assertTrue(guest.runUntil(() -> echoed.isDone() && written.isDone(), WAIT));
         assertArrayEquals(data, echoed.get());
     }
 
@@ -160,7 +169,7 @@ class VirtioVsockTest {
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
-            }));
+            }, HOST_THREADS));
         }
         assertTrue(guest.runUntil(() -> hostSide.stream().allMatch(CompletableFuture::isDone)
                 && guestSide.stream().allMatch(s -> s.received.size() == s.sentCount && s.sentCount > 0
@@ -184,6 +193,7 @@ class VirtioVsockTest {
     @Test
     void hostConnect_guestSilent_timesOutAndGuestGetsReset() {
         GuestVsock guest = new GuestVsock(device, false);
+        guest.silent = true;
         CompletableFuture<VsockConnection> pending = device.connectAsync(1, Duration.ofMillis(100));
         guest.pump();
         Packet request = guest.packetsWithOp(OP_REQUEST).getFirst(); // the guest never answers it
