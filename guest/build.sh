@@ -239,5 +239,6 @@ case "${1:-}" in
   initramfs) build_initramfs; print_initramfs_paths ;;
   all) build_kernel; build_initramfs; print_kernel_paths; print_initramfs_paths ;;
   paths) print_kernel_paths; print_initramfs_paths ;;
+  gen-init-cpio) ensure_gen_init_cpio; echo "$GEN_INIT_CPIO" ;; # for guest/lab/lab.sh
   *) usage ;;
 esac
