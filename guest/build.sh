@@ -42,7 +42,7 @@ source_version() {
 # Runs "$@" while holding an exclusive lock on $1 (a lock file), so that concurrent builds of the
 # same artifact wait for each other instead of racing.
 with_lock() {
-  local lock="$1"; shift
+  local lock="$1" lock_fd; shift
   mkdir -p "$(dirname "$lock")"
   exec {lock_fd}>"$lock"
   flock "$lock_fd"
