@@ -131,7 +131,7 @@ host() {
          "$0" in-lab "$results" "$vmlinux" "$bzimage" "$initramfs" >"$log" 2>&1 ;;
   esac
   local rc=$?
-  cat "$log"
+  sed "s/^/  lab| /" "$log"
   echo "TIMING lab round trip (boot, checks, poweroff): $((SECONDS - start)) s"
   # Count the checks that ran in there; a lab that died early is a failure, not a silent skip.
   local line
