@@ -161,6 +161,7 @@ prepare() {
 run() {
   local mem=3072 smp=2 timeout=600 verbose=0 rw=() envs=()
   while (($#)); do
+    case "$1" in --mem | --smp | --rw | --env | --timeout) (($# >= 2)) || die "$1 needs a value" ;; esac
     case "$1" in
       --mem) mem="$2"; shift 2 ;;
       --smp) smp="$2"; shift 2 ;;
@@ -173,8 +174,10 @@ run() {
     esac
   done
   (($#)) || die "no command given (usage: lab.sh run [options] -- CMD ARGS...)"
-  [[ "$mem" =~ ^[0-9]+$ && "$smp" =~ ^[0-9]+$ && "$timeout" =~ ^[0-9]+$ ]] ||
+  [[ "$mem" =~ ^[1-9][0-9]*$ && "$smp" =~ ^[1-9][0-9]*$ && "$timeout" =~ ^[1-9][0-9]*$ ]] ||
     die "--mem, --smp and --timeout take positive integers"
+  local dir
+  for dir in "${rw[@]}"; do [[ -d "$dir" ]] || die "--rw $dir is not a directory"; done
 
   prepare
 
@@ -197,7 +200,7 @@ run() {
 
   local virtfs=(-virtfs "local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap"
     -virtfs "local,path=$ctl,mount_tag=labctl,security_model=passthrough")
-  local i=0 dir
+  local i=0
   : >"$ctl/mounts"
   for dir in "${rw[@]}"; do
     [[ -d "$dir" ]] || die "--rw $dir is not a directory"
