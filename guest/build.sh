@@ -5,6 +5,7 @@
 #   guest/build.sh initramfs   gzip'd newc cpio: our init as /init, busybox-static, /dev/console, /dev/null
 #   guest/build.sh all         both
 #   guest/build.sh paths       print the artifact paths for the current inputs (fails if not built)
+#   guest/build.sh check-config F   check that kernel config F has every option the fragment sets
 #
 # Prints `name=path` lines on stdout (vmlinux, bzImage, kernel_config, initramfs); logs go to stderr.
 # Every artifact lives in a directory named by a hash of all its inputs, written under a temporary
@@ -79,8 +80,11 @@ extract_source() {
 # Kernel
 # ---------------------------------------------------------------------------------------------
 
+# The recipe part of the hash is the text of the functions that produce the artifact (declare -f),
+# so editing an unrelated part of this script does not invalidate a 4-minute kernel build.
 kernel_hash() {
-  { source_version; cat "$FRAGMENT" "$GUEST_DIR/build.sh"; gcc --version | head -1; } | hash_of
+  { source_version; cat "$FRAGMENT"; declare -f build_kernel_locked verify_config extract_source
+    gcc --version | head -1; } | hash_of
 }
 
 kernel_dir() { echo "$CACHE/kernel/$(kernel_hash)"; }
@@ -149,7 +153,8 @@ build_kernel_locked() {
 init_sources() { find "$INIT_DIR" -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' -o -name Makefile \) ! -name 'test_*' | sort; }
 
 initramfs_hash() {
-  { source_version; cat "$GUEST_DIR/build.sh"; init_sources | xargs cat; sha256sum <"$BUSYBOX"
+  { source_version; declare -f build_initramfs_locked compile_init ensure_gen_init_cpio init_sources
+    init_sources | xargs cat; sha256sum <"$BUSYBOX"
     command -v musl-gcc >/dev/null && musl-gcc --version 2>/dev/null | head -1; } | hash_of
 }
 
@@ -230,7 +235,7 @@ print_initramfs_paths() {
 }
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -240,5 +245,6 @@ case "${1:-}" in
   all) build_kernel; build_initramfs; print_kernel_paths; print_initramfs_paths ;;
   paths) print_kernel_paths; print_initramfs_paths ;;
   gen-init-cpio) ensure_gen_init_cpio; echo "$GEN_INIT_CPIO" ;; # for guest/lab/lab.sh
+  check-config) [[ -f "${2:-}" ]] || die "usage: guest/build.sh check-config KERNEL_CONFIG"; verify_config "$2"; echo "ok" ;;
   *) usage ;;
 esac

@@ -99,6 +99,12 @@ host() {
   kconfig=$(sed -n 's/^kernel_config=//p' <<<"$paths")
   check "build: vmlinux is an ELF with a PVH note" bash -c 'readelf -n "$1" 2>/dev/null | grep -q "Xen.*0x00000012"' _ "$vmlinux"
   check "build: bzImage has the boot protocol header" bash -c '[[ "$(dd if="$1" bs=1 skip=514 count=4 2>/dev/null)" == HdrS ]]' _ "$bzimage"
+  local broken; broken=$(mktemp)
+  grep -v '^CONFIG_PVH=' "$kconfig" >"$broken"
+  check "build: the built config has every fragment option" "$GUEST_DIR/build.sh" check-config "$kconfig"
+  check "build: a config that lost an option (PVH) is rejected naming it" bash -c \
+    '! out=$("$1" check-config "$2" 2>&1) && grep -q "CONFIG_PVH: wanted y, got <not set>" <<<"$out"' _ "$GUEST_DIR/build.sh" "$broken"
+  rm -f "$broken"
   check "build: kernel config has no modules, PCI or ACPI" bash -c '! grep -qE "^CONFIG_(MODULES|PCI|ACPI)=y" "$1"' _ "$kconfig"
   check "build: initramfs holds /init, busybox and /dev/console" bash -c \
     'l=$(zcat "$1" | cpio -it 2>/dev/null); grep -qx init <<<"$l" && grep -qx bin/busybox <<<"$l" && grep -qx dev/console <<<"$l"' _ "$initramfs"
