@@ -2,7 +2,7 @@
 # Builds Flotilla's guest artifacts into a cache outside the checkout.
 #
 #   guest/build.sh kernel      vmlinux + bzImage from Debian's linux-source-6.1 + kernel/flotilla.config
-#   guest/build.sh initramfs   gzip'd newc cpio: our init as /init, busybox-static, /dev/console, /dev/null
+#   guest/build.sh initramfs   gzip'd newc cpio: our init as /init, busybox-static, tools/*.c as /bin/NAME, /dev/console, /dev/null
 #   guest/build.sh all         both
 #   guest/build.sh paths       print the artifact paths for the current inputs (fails if not built)
 #   guest/build.sh check-config F   check that kernel config F has every option the fragment sets
@@ -19,6 +19,7 @@ SOURCE_TARBALL="${FLOTILLA_KERNEL_TARBALL:-/usr/src/linux-source-6.1.tar.xz}"
 SOURCE_PACKAGE=linux-source-6.1
 FRAGMENT="$GUEST_DIR/kernel/flotilla.config"
 INIT_DIR="$GUEST_DIR/init"
+TOOLS_DIR="$GUEST_DIR/tools"
 BUSYBOX="${FLOTILLA_BUSYBOX:-/bin/busybox}"
 
 log() { echo "guest/build: $*" >&2; }
@@ -151,10 +152,12 @@ build_kernel_locked() {
 # ---------------------------------------------------------------------------------------------
 
 init_sources() { find "$INIT_DIR" -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' -o -name Makefile \) ! -name 'test_*' | sort; }
+# Test tools: each guest/tools/NAME.c is one program, installed as /bin/NAME.
+tool_sources() { find "$TOOLS_DIR" -maxdepth 1 -type f -name '*.c' | sort; }
 
 initramfs_hash() {
-  { source_version; declare -f build_initramfs_locked compile_init ensure_gen_init_cpio init_sources
-    init_sources | xargs cat; sha256sum <"$BUSYBOX"
+  { source_version; declare -f build_initramfs_locked compile_init compile_tools ensure_gen_init_cpio init_sources tool_sources
+    init_sources | xargs cat; tool_sources | xargs -r cat; sha256sum <"$BUSYBOX"
     command -v musl-gcc >/dev/null && musl-gcc --version 2>/dev/null | head -1; } | hash_of
 }
 
@@ -179,6 +182,17 @@ compile_init() {
   strip "$output"
 }
 
+# Compiles each tool statically with the same compiler as init, into directory $1.
+compile_tools() {
+  local output="$1" cc=gcc src
+  command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc
+  mkdir -p "$output"
+  while IFS= read -r src; do
+    "$cc" -static -Os -Wall -Wextra -Werror -std=c11 -o "$output/$(basename "$src" .c)" "$src"
+    strip "$output/$(basename "$src" .c)"
+  done < <(tool_sources)
+}
+
 build_initramfs() {
   local out; out=$(initramfs_dir)
   [[ -f "$out/.complete" ]] && return 0
@@ -196,6 +210,7 @@ build_initramfs_locked() {
   rm -rf "$tmp"; mkdir -p "$tmp"
   log "compiling init"
   compile_init "$tmp/init"
+  compile_tools "$tmp/tools"
   {
     local d
     for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /run /etc /root /mnt /var; do
@@ -205,6 +220,10 @@ build_initramfs_locked() {
     echo "nod /dev/null 666 0 0 c 1 3"
     echo "file /init $tmp/init 755 0 0"
     echo "file /bin/busybox $BUSYBOX 755 0 0"
+    local tool
+    for tool in "$tmp"/tools/*; do
+      [[ -f "$tool" ]] && echo "file /bin/$(basename "$tool") $tool 755 0 0"
+    done
     local applet
     while IFS= read -r applet; do
       [[ "$applet" == bin/busybox ]] && continue

@@ -6,6 +6,7 @@ import dev.flotilla.vmm.VmConfig;
 import dev.flotilla.vmm.VmException;
 import dev.flotilla.vmm.devices.virtio.blk.BlockDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.vsock.VsockDeviceConfig;
 import dev.flotilla.vmm.kvm.KvmHost;
 
 import java.io.FileOutputStream;
@@ -23,9 +24,13 @@ import java.util.List;
  * <pre>
  *   host                                   prints what kind of KVM this host has
  *   vm run --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
- *          [--drive PATH[,ro][,serial=ID]]... [--rng] [--no-packed] [--no-event-idx]
+ *          [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
+ *          [--no-packed] [--no-event-idx]
  *                                          boots one VM in the foreground, console on stdout;
- *                                          drives become /dev/vda, /dev/vdb, ... in order
+ *                                          drives become /dev/vda, /dev/vdb, ... in order;
+ *                                          uds=PATH: the guest's vsock ports on a Unix socket
+ *                                          (CONNECT PORT), guest connections to host port P
+ *                                          forwarded to PATH_P
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
  */
@@ -35,7 +40,8 @@ public final class Main {
     static final String USAGE = """
             usage: flotilla-vmm host
                    flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
-                          [--drive PATH[,ro][,serial=ID]]... [--rng] [--no-packed] [--no-event-idx]
+                          [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
+                          [--no-packed] [--no-event-idx]
             """;
 
     public static void main(String[] args) {
@@ -82,6 +88,7 @@ public final class Main {
         VmConfig.Builder b = VmConfig.builder().consoleOutput(console).consoleInput(System.in);
         List<BlockDeviceConfig> drives = new ArrayList<>();
         boolean rng = false;
+        VsockDeviceConfig vsock = null;
         boolean packed = true;
         boolean eventIdx = true;
         while (!a.isEmpty()) {
@@ -103,6 +110,12 @@ public final class Main {
                 case "--vcpus" -> b.vcpus(number(option, value));
                 case "--memory" -> b.memoryMib(number(option, value));
                 case "--drive" -> drives.add(drive(value));
+                case "--vsock" -> {
+                    if (vsock != null) {
+                        throw new UsageException("--vsock may be given once (a guest uses one vsock device)");
+                    }
+                    vsock = vsock(value);
+                }
                 default -> throw new UsageException("unknown option " + option);
             }
         }
@@ -111,6 +124,9 @@ public final class Main {
         }
         if (rng) {
             b.device(new RngDeviceConfig(packed, eventIdx));
+        }
+        if (vsock != null) {
+            b.device(vsock.withRings(packed, eventIdx));
         }
         return b.build();
     }
@@ -133,6 +149,26 @@ public final class Main {
             }
         }
         return BlockDeviceConfig.of(Path.of(parts[0]), readOnly).withSerial(serial);
+    }
+
+    /** CID[,uds=PATH] */
+    static VsockDeviceConfig vsock(String spec) {
+        String[] parts = spec.split(",");
+        long cid;
+        try {
+            cid = Long.parseLong(parts[0]);
+        } catch (NumberFormatException e) {
+            throw new UsageException("--vsock needs a guest CID first, not '%s': --vsock CID[,uds=PATH]".formatted(parts[0]));
+        }
+        VsockDeviceConfig config = VsockDeviceConfig.of(cid);
+        for (int i = 1; i < parts.length; i++) {
+            if (parts[i].startsWith("uds=") && parts[i].length() > "uds=".length()) {
+                config = config.withUnixBridge(Path.of(parts[i].substring("uds=".length())));
+            } else {
+                throw new UsageException("unknown --vsock option '%s' (expected uds=PATH)".formatted(parts[i]));
+            }
+        }
+        return config;
     }
 
     private static int number(String option, String value) {

@@ -43,7 +43,7 @@ import java.util.function.Consumer;
  * running {@code processQueueNotification(RX_QUEUE)} on itself. See the package notes for the
  * connection state machine.
  */
-public final class VirtioVsock implements VirtioDevice, VsockHost {
+public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable {
 
     /** §5.10.1: Device ID 19. */
     public static final int DEVICE_TYPE = 19;
@@ -89,6 +89,8 @@ public final class VirtioVsock implements VirtioDevice, VsockHost {
     private final ConcurrentLinkedQueue<VsockConnection> serviceRequests = new ConcurrentLinkedQueue<>();
     private final ConcurrentHashMap<Long, Consumer<VsockConnection>> listeners = new ConcurrentHashMap<>();
     private volatile UnboundPortAcceptor unboundPortAcceptor;
+    /** Set by {@link #close()}: the VM is gone, new connections fail at once. */
+    private volatile boolean closed;
 
     // --- event-loop only (called with the transport's lock held) ---
     private final Map<Long, VsockConnection> connections = new HashMap<>();
@@ -178,6 +180,10 @@ public final class VirtioVsock implements VirtioDevice, VsockHost {
     @Override
     public CompletableFuture<VsockConnection> connectAsync(long guestPort, Duration timeout) {
         checkPort(guestPort);
+        if (closed) {
+            return CompletableFuture.failedFuture(new ConnectException(
+                    "cannot connect to guest CID %d port %d: the VM was closed".formatted(guestCid, guestPort)));
+        }
         VsockConnection connection = new VsockConnection(this, 0, guestPort, true, State.CONNECTING, bufferSize, bufferSize);
         CompletableFuture<VsockConnection> result = new CompletableFuture<>();
         connection.established.whenComplete((c, error) -> {
@@ -325,6 +331,33 @@ public final class VirtioVsock implements VirtioDevice, VsockHost {
         txQueue = null;
         memory = null;
         interrupt = null;
+    }
+
+    /**
+     * The VM is gone: every connection ends with an error (blocked readers and writers wake up),
+     * pending connects fail, listeners are dropped and later connects fail at once. Call only once
+     * the event loop no longer runs this device (the VM closes its loop first). Idempotent.
+     */
+    @Override
+    public void close() {
+        closed = true;
+        listeners.clear();
+        unboundPortAcceptor = null;
+        String reason = "the VM with guest CID %d was closed".formatted(guestCid);
+        for (VsockConnection connection : new ArrayList<>(connections.values())) {
+            terminate(connection, reason);
+        }
+        connections.clear();
+        VsockConnection pending;
+        while ((pending = newConnections.poll()) != null) {
+            terminate(pending, reason);
+        }
+        while ((pending = serviceRequests.poll()) != null) {
+            terminate(pending, reason);
+        }
+        outbound.clear();
+        rxQueue = null;
+        txQueue = null;
     }
 
     /** Open connections (for tests and metrics); call on the event loop. */

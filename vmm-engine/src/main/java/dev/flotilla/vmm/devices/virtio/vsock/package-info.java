@@ -15,7 +15,11 @@
  * </pre>
  * Only the event-loop pass touches the queues and the connection table. Host threads change a
  * connection under its monitor, enqueue it and call the wakeup hook, which the VM wiring turns
- * into {@code processQueueNotification(RX_QUEUE)} on the loop. Lock order: transport, then one
+ * into {@code processQueueNotification(RX_QUEUE)} on the loop: {@link
+ * dev.flotilla.vmm.devices.virtio.vsock.VsockDeviceConfig} backs it with an eventfd the VM's event
+ * loop watches ({@code DeviceEnvironment.queueKick}), so a burst of host writes costs one pass.
+ * In a VM the API is {@code MicroVm.vsock()}; closing the VM closes the device, which ends every
+ * connection with an error. Lock order: transport, then one
  * connection; never the reverse. User code (listen handlers, {@link
  * dev.flotilla.vmm.devices.virtio.vsock.UnboundPortAcceptor}s, ready listeners, future
  * completions) runs on callback threads, never with a lock held.
