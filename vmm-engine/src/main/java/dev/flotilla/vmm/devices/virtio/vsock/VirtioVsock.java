@@ -507,10 +507,10 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
                             ? null
                             : (c.hostClosed || (c.peerShutdownSend && c.peerShutdownReceive)) ? null : "connection reset by the guest";
                     if (c.state == State.CONNECTING) {
-                        ConnectException refused = new ConnectException(
-                                "guest CID %d refused the connection to port %d".formatted(guestCid, c.guestPort));
-                        callbacks.execute(() -> c.established.completeExceptionally(refused));
-                        failure = "connection refused by the guest";
+                        // One completion only: a second, racing "closed" error must not win over "refused".
+                        closeLocked(c, "connection refused by the guest", new ConnectException(
+                                "guest CID %d refused the connection to port %d".formatted(guestCid, c.guestPort)));
+                        return;
                     }
                     closeLocked(c, failure);
                     return;
@@ -806,6 +806,11 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
 
     /** Ends the connection: host side sees EOF ({@code failure} null) or an error; forgets it. */
     private void closeLocked(VsockConnection c, String failure) {
+        closeLocked(c, failure, null);
+    }
+
+    /** As above; a host connect still pending fails with {@code connectError} when given. */
+    private void closeLocked(VsockConnection c, String failure, IOException connectError) {
         if (c.state == State.CLOSED) {
             return;
         }
@@ -817,7 +822,8 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
         connections.remove(key(c.hostPort, c.guestPort), c);
         metrics.increment(Counter.CONNECTIONS_CLOSED);
         if (!c.established.isDone()) {
-            IOException error = new IOException("vsock connection %s closed: %s".formatted(c, c.failure));
+            IOException error = connectError != null ? connectError
+                    : new IOException("vsock connection %s closed: %s".formatted(c, c.failure));
             callbacks.execute(() -> c.established.completeExceptionally(error));
         }
         c.changed();
