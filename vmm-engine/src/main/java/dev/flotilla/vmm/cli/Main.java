@@ -4,16 +4,22 @@ import dev.flotilla.vmm.ExitReason;
 import dev.flotilla.vmm.MicroVm;
 import dev.flotilla.vmm.VmConfig;
 import dev.flotilla.vmm.VmException;
+import dev.flotilla.vmm.bench.BootBench;
+import dev.flotilla.vmm.bench.VmDensityBench;
 import dev.flotilla.vmm.kvm.KvmHost;
 
 import java.io.FileOutputStream;
+import java.io.IOException;
 import java.io.FileDescriptor;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * The engine's command line:
@@ -21,6 +27,8 @@ import java.util.List;
  *   host                                   prints what kind of KVM this host has
  *   vm run --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
  *                                          boots one VM in the foreground, console on stdout
+ *   bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
+ *   bench boot --kernel K --initrd I [--runs N] [--vcpus V] [--memory MiB] [--cmdline C] [--json FILE]
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
  */
@@ -30,6 +38,9 @@ public final class Main {
     static final String USAGE = """
             usage: flotilla-vmm host
                    flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
+                   flotilla-vmm bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
+                   flotilla-vmm bench boot --kernel VMLINUX --initrd FILE [--runs N] [--process-runs N]
+                                [--vcpus V] [--memory MiB] [--cmdline TEXT] [--json FILE]
             """;
 
     public static void main(String[] args) {
@@ -52,6 +63,7 @@ public final class Main {
                     a.pop();
                     yield vmRun(parseRun(a), err);
                 }
+                case "bench" -> bench(a, out, err);
                 default -> throw new UsageException(command.isEmpty() ? "no command given" : "unknown command " + command);
             };
         } catch (UsageException e) {
@@ -67,6 +79,62 @@ public final class Main {
     static final class UsageException extends RuntimeException {
         UsageException(String message) {
             super(message);
+        }
+    }
+
+    private static int bench(Deque<String> a, PrintStream out, PrintStream err) {
+        String which = a.isEmpty() ? "" : a.pop();
+        Map<String, String> options = new HashMap<>();
+        while (!a.isEmpty()) {
+            String option = a.pop();
+            if (!option.startsWith("--") || a.isEmpty()) {
+                throw new UsageException(option.startsWith("--") ? option + " needs a value" : "unexpected argument " + option);
+            }
+            options.put(option, a.pop());
+        }
+        try {
+            return switch (which) {
+                case "vm-density" -> {
+                    requireOnly(options, "--count", "--memory-kib", "--rounds", "--json");
+                    yield VmDensityBench.run(new VmDensityBench.Options(
+                            number("--count", options.getOrDefault("--count", "1000")),
+                            number("--memory-kib", options.getOrDefault("--memory-kib", "16384")),
+                            number("--rounds", options.getOrDefault("--rounds", "3")),
+                            Optional.ofNullable(options.get("--json")).map(Path::of)), out);
+                }
+                case "boot" -> {
+                    requireOnly(options, "--kernel", "--initrd", "--runs", "--process-runs", "--vcpus", "--memory",
+                            "--cmdline", "--json", "--qemu");
+                    if (!options.containsKey("--kernel") || !options.containsKey("--initrd")) {
+                        throw new UsageException("bench boot needs --kernel (a vmlinux) and --initrd");
+                    }
+                    yield BootBench.run(new BootBench.Options(Path.of(options.get("--kernel")),
+                            Path.of(options.get("--initrd")),
+                            number("--runs", options.getOrDefault("--runs", "10")),
+                            number("--process-runs", options.getOrDefault("--process-runs", "3")),
+                            number("--vcpus", options.getOrDefault("--vcpus", "1")),
+                            number("--memory", options.getOrDefault("--memory", "128")),
+                            options.getOrDefault("--cmdline", BootBench.DEFAULT_CMDLINE),
+                            options.getOrDefault("--qemu", "qemu-system-x86_64"),
+                            Optional.ofNullable(options.get("--json")).map(Path::of)), out);
+                }
+                default -> throw new UsageException(which.isEmpty() ? "no benchmark named" : "unknown benchmark " + which);
+            };
+        } catch (VmException | IOException | IllegalStateException e) {
+            err.println("flotilla-vmm: bench " + which + " failed: " + e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("flotilla-vmm: interrupted");
+            return 1;
+        }
+    }
+
+    private static void requireOnly(Map<String, String> options, String... allowed) {
+        for (String key : options.keySet()) {
+            if (!List.of(allowed).contains(key)) {
+                throw new UsageException("unknown option " + key);
+            }
         }
     }
 

@@ -381,6 +381,45 @@ public final class Libc {
         }
     }
 
+    public static final int RLIMIT_NOFILE = 7;
+
+    /** Linked on first use only: most processes never change a resource limit. */
+    private static final class Rlimits {
+        static final MethodHandle GETRLIMIT = link("getrlimit", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), true);
+        static final MethodHandle SETRLIMIT = link("setrlimit", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), true);
+    }
+
+    /** {@code getrlimit(2)}: {soft, hard} for {@code resource} (RLIM_INFINITY is -1). */
+    public static long[] getrlimit(int resource) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = CAPTURE.get();
+            MemorySegment limit = arena.allocate(16, 8);
+            int rc = (int) Rlimits.GETRLIMIT.invokeExact(capture, resource, limit);
+            if (rc < 0) {
+                throw new SyscallException("getrlimit(" + resource + ")", errno(capture));
+            }
+            return new long[]{limit.get(JAVA_LONG, 0), limit.get(JAVA_LONG, 8)};
+        } catch (Throwable t) {
+            throw unexpected("getrlimit", t);
+        }
+    }
+
+    /** {@code setrlimit(2)}. */
+    public static void setrlimit(int resource, long soft, long hard) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = CAPTURE.get();
+            MemorySegment limit = arena.allocate(16, 8);
+            limit.set(JAVA_LONG, 0, soft);
+            limit.set(JAVA_LONG, 8, hard);
+            int rc = (int) Rlimits.SETRLIMIT.invokeExact(capture, resource, limit);
+            if (rc < 0) {
+                throw new SyscallException("setrlimit(%d, %d, %d)".formatted(resource, soft, hard), errno(capture));
+            }
+        } catch (Throwable t) {
+            throw unexpected("setrlimit", t);
+        }
+    }
+
     /** The C library's text for an errno value. */
     public static String strerror(int errno) {
         try {
