@@ -4,19 +4,14 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The raw-ioctl C baseline ({@code src/bench/c/raw_vm_density.c}): compiled with gcc into
- * target/bench when missing or older than its source, run as its own process, its key=value line parsed.
+ * target/bench when missing or older than its source; {@link VmDensityBench} runs it as its own process.
  */
 final class RawBaseline {
     private RawBaseline() {}
-
-    record Result(int count, double seconds, double rate, double hostKibPerVm, double rssKibPerVm) {}
 
     static Path build() throws IOException, InterruptedException {
         Path source = EngineFiles.engineDir().resolve("src/bench/c/raw_vm_density.c");
@@ -41,28 +36,5 @@ final class RawBaseline {
             throw new IOException("gcc failed to build the baseline:\n" + out);
         }
         return binary;
-    }
-
-    static Result run(Path binary, int count, long guestMemKib) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(binary.toString(), Integer.toString(count), Long.toString(guestMemKib))
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        if (!p.waitFor(10, TimeUnit.MINUTES) || p.exitValue() != 0) {
-            throw new IOException("the baseline " + binary + " failed: " + out);
-        }
-        Map<String, String> kv = new HashMap<>();
-        for (String token : out.lines().reduce((a, b) -> b).orElse("").split("\\s+")) {
-            String[] pair = token.split("=", 2);
-            if (pair.length == 2) {
-                kv.put(pair[0], pair[1]);
-            }
-        }
-        try {
-            return new Result(Integer.parseInt(kv.get("count")), Double.parseDouble(kv.get("seconds")),
-                    Double.parseDouble(kv.get("rate")), Double.parseDouble(kv.get("host_kib_per_vm")),
-                    Double.parseDouble(kv.get("rss_kib_per_vm")));
-        } catch (RuntimeException e) {
-            throw new IOException("cannot parse the baseline's output: " + out, e);
-        }
     }
 }

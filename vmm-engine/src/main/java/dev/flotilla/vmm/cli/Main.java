@@ -102,6 +102,11 @@ public final class Main {
                             number("--rounds", options.getOrDefault("--rounds", "3")),
                             Optional.ofNullable(options.get("--json")).map(Path::of)), out);
                 }
+                case "vm-density-round" -> {
+                    requireOnly(options, "--count", "--memory-kib");
+                    yield VmDensityBench.round(number("--count", options.getOrDefault("--count", "1000")),
+                            number("--memory-kib", options.getOrDefault("--memory-kib", "16384")), out);
+                }
                 case "boot" -> {
                     requireOnly(options, "--kernel", "--initrd", "--runs", "--process-runs", "--vcpus", "--memory",
                             "--cmdline", "--json", "--qemu");
