@@ -158,6 +158,9 @@ public final class VmDensityBench {
         List<MicroVm> vms = new ArrayList<>(count);
         try {
             long[] before = HostMemory.settled();
+            com.sun.management.ThreadMXBean threadBean =
+                    (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long allocatedBefore = threadBean.getCurrentThreadAllocatedBytes();
             long begin = System.nanoTime();
             long createNanos = 0;
             long startNanos = 0;
@@ -174,6 +177,7 @@ public final class VmDensityBench {
                 awaitGuestSignal(vms.get(i), i);
             }
             double seconds = (System.nanoTime() - begin) / 1e9;
+            double allocatedKib = (threadBean.getCurrentThreadAllocatedBytes() - allocatedBefore) / 1024.0 / count;
             long[] after = HostMemory.settled();
             long running = vms.stream().filter(v -> v.state() == MicroVm.State.RUNNING).count();
             if (running != vms.size()) {
@@ -189,10 +193,11 @@ public final class VmDensityBench {
             closeAll(vms.subList(0, sample));
             double closeMs = (System.nanoTime() - closeBegin) / 1e6 / Math.max(1, sample);
             out.printf(Locale.ROOT, "count=%d seconds=%.3f rate=%.1f host_kib_per_vm=%.1f rss_kib_per_vm=%.1f"
-                            + " kernel_kib_per_vm=%.1f create_ms_per_vm=%.3f start_ms_per_vm=%.3f threads=%d close_ms_per_vm=%.2f%n",
+                            + " kernel_kib_per_vm=%.1f create_ms_per_vm=%.3f start_ms_per_vm=%.3f threads=%d close_ms_per_vm=%.2f"
+                            + " heap_allocated_kib_per_vm=%.1f%n",
                     count, seconds, count / seconds, (double) (before[0] - after[0]) / count,
                     (double) (after[1] - before[1]) / count, (double) (after[2] - before[2]) / count,
-                    createNanos / 1e6 / count, startNanos / 1e6 / count, threads, closeMs);
+                    createNanos / 1e6 / count, startNanos / 1e6 / count, threads, closeMs, allocatedKib);
             return 0;
         } catch (RuntimeException | VmException | InterruptedException e) {
             closeAll(vms);
