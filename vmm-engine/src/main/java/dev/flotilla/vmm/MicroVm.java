@@ -97,6 +97,15 @@ public final class MicroVm implements AutoCloseable {
         }
     }
 
+    /**
+     * Pays the once-per-JVM cost of the first build ahead of time: opens and checks the shared
+     * /dev/kvm fd, which loads the KVM classes and links the first native calls. A service that
+     * starts VMs on request calls this at startup, so that the first request is a warm one.
+     */
+    public static void warmUp() throws VmException {
+        step("kvm", KvmSystem::get);
+    }
+
     private void build(GuestLoader loader) throws VmException {
         KvmSystem kvm = step("kvm", KvmSystem::get);
         KvmVm vm = step("vm", () -> {
