@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
  *       native calls linked on the way) and is reported apart; p50/p95 over the warm ones. For each:
  *       build time (start request to the boot vCPU's first KVM_RUN), boot to init (start request to
  *       init's boot-timer write) and start request to the init's marker line on the console;</li>
- *   <li>under QEMU {@code -M microvm,acpi=off}, {@code runs} times, each after one of the warm boots
+ *   <li>under QEMU {@code -M microvm,acpi=off}, once cold (reported apart) and {@code runs} times warm, each after one of the boots
  *       above (interleaved, so that the host's load drift hits both alike), timed from process spawn
  *       to the marker line on its serial output (QEMU has no in-process start request to time from);</li>
  *   <li>as a fresh {@code vm run} process, {@code processRuns} times, timed exactly like QEMU:
@@ -77,12 +77,23 @@ public final class BootBench {
         List<InProcessBoot> boots = new ArrayList<>();
         List<Double> qemu = new ArrayList<>();
         int qemuFailures = 0;
+        double qemuCold = Double.NaN;
         for (int i = 0; i <= o.runs(); i++) {
             InProcessBoot b = bootInProcess(o, cmdline);
             boots.add(b);
             out.printf(Locale.ROOT, "boot: flotilla in-process %-5s #%-2d build %7.1f ms, boot to init %8.1f ms, marker %8.1f ms%n",
                     i == 0 ? "cold" : "warm", i, b.buildMs(), b.bootMs(), b.markerMs());
-            if (i > 0) {
+            if (i == 0) {
+                // QEMU's first start is cold too (binary, firmware and libraries not yet in the page
+                // cache): reported apart, like ours.
+                try {
+                    qemuCold = spawnToMarker(qemuCommand(o, cmdline), "QEMU");
+                    out.printf(Locale.ROOT, "boot: qemu microvm       cold #0  spawn to marker %8.1f ms%n", qemuCold);
+                } catch (IOException e) {
+                    qemuFailures++;
+                    out.printf("boot: qemu microvm       cold #0  FAILED: %s%n", e.getMessage().lines().findFirst().orElse(""));
+                }
+            } else {
                 try {
                     double ms = spawnToMarker(qemuCommand(o, cmdline), "QEMU");
                     qemu.add(ms);
@@ -130,7 +141,8 @@ public final class BootBench {
         out.println("boot: flotilla warm build (start request -> first KVM_RUN):      " + pBuild.describe());
         out.println("boot: flotilla warm boot to init (start request -> boot timer):  " + pBoot.describe());
         out.println("boot: flotilla warm start request -> marker line:               " + pMarker.describe());
-        out.println("boot: qemu -M microvm spawn -> marker line:                      " + pQemu.describe());
+        out.printf(Locale.ROOT, "boot: qemu cold (first start): spawn to marker %.1f ms%n", qemuCold);
+        out.println("boot: qemu -M microvm warm spawn -> marker line:                 " + pQemu.describe());
         if (pProcess.n() > 0) {
             out.println("boot: flotilla fresh `vm run` process spawn -> marker line:     " + pProcess.describe());
         }
@@ -163,6 +175,7 @@ public final class BootBench {
             json.put("flotilla_warm_build", pBuild.toMap(build));
             json.put("flotilla_warm_boot_to_init", pBoot.toMap(boot));
             json.put("flotilla_warm_marker", pMarker.toMap(marker));
+            json.put("qemu_cold_spawn_to_marker_ms", qemuCold);
             json.put("qemu_spawn_to_marker", pQemu.toMap(qemu));
             json.put("flotilla_process_spawn_to_marker", pProcess.toMap(process));
             json.put("ratio_p50", ratio);
