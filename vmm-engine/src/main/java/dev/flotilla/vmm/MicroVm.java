@@ -101,22 +101,25 @@ public final class MicroVm implements AutoCloseable {
         }
     }
 
+    /**
+     * Pays the once-per-JVM cost of the first build ahead of time: opens and checks the shared
+     * /dev/kvm fd, which loads the KVM classes and links the first native calls. A service that
+     * starts VMs on request calls this at startup, so that the first request is a warm one.
+     */
+    public static void warmUp() throws VmException {
+        step("kvm", KvmSystem::get);
+    }
+
     private void build(GuestLoader loader) throws VmException {
-        Kvm kvm = step("kvm", () -> {
-            Kvm k = Kvm.open();
-            resources.add(k);
-            k.requireCapabilities(KvmCapability.IRQCHIP, KvmCapability.USER_MEMORY, KvmCapability.PIT2,
-                    KvmCapability.EXT_CPUID, KvmCapability.IMMEDIATE_EXIT);
-            return k;
-        });
+        KvmSystem kvm = step("kvm", KvmSystem::get);
         KvmVm vm = step("vm", () -> {
-            KvmVm v = kvm.createVm();
+            KvmVm v = kvm.kvm().createVm();
             resources.add(v);
             // Intel needs these three pages outside RAM and MMIO; AMD accepts and ignores them.
-            if (kvm.checkExtension(KvmCapability.SET_IDENTITY_MAP_ADDR) > 0) {
+            if (kvm.identityMapAddress()) {
                 v.setIdentityMapAddress(Layout.KVM_IDENTITY_MAP_ADDR);
             }
-            if (kvm.checkExtension(KvmCapability.SET_TSS_ADDR) > 0) {
+            if (kvm.tssAddress()) {
                 v.setTssAddress(Layout.KVM_TSS_ADDR);
             }
             return v;
@@ -138,8 +141,8 @@ public final class MicroVm implements AutoCloseable {
         List<String> deviceCmdline = step("devices", () -> {
             List<String> entries = new ArrayList<>(attachLegacyDevices(vm));
             if (!config.devices().isEmpty()) {
-                virtio = new VirtioDevices(vm, ram.memory(), kvm.checkExtension(KvmCapability.IOEVENTFD) > 0,
-                        kvm.checkExtension(KvmCapability.IRQFD) > 0, "vm");
+                virtio = new VirtioDevices(vm, ram.memory(), kvm.kvm().checkExtension(KvmCapability.IOEVENTFD) > 0,
+                        kvm.kvm().checkExtension(KvmCapability.IRQFD) > 0, "vm");
                 resources.add(virtio); // closed before the VM fd and the memory its I/O targets
                 entries.addAll(virtio.attachAll(config.devices(), mmio));
             }
@@ -148,7 +151,7 @@ public final class MicroVm implements AutoCloseable {
         InitialCpuState boot = step("kernel", () -> loader.load(ram.memory(), new BootSpec(config.kernel(),
                 config.initrd(), kernelCommandLine(config.cmdline(), deviceCmdline), config.vcpus())));
         step("vcpus", () -> {
-            List<CpuidEntry> cpuid = kvm.supportedCpuid();
+            List<CpuidEntry> cpuid = kvm.cpuid();
             for (int id = 0; id < config.vcpus(); id++) {
                 KvmVcpu v = vm.createVcpu(id);
                 v.setCpuid(VcpuCpuid.forVcpu(cpuid, id, config.vcpus()));
@@ -162,6 +165,39 @@ public final class MicroVm implements AutoCloseable {
             }
             return null;
         });
+    }
+
+    /**
+     * The process's one /dev/kvm fd with what every VM build asks of it, checked and fetched once:
+     * opening the device, checking capabilities and KVM_GET_SUPPORTED_CPUID per VM cost more than
+     * creating the VM itself. Never closed (VMs keep their own references to the module).
+     */
+    private record KvmSystem(Kvm kvm, boolean identityMapAddress, boolean tssAddress, List<CpuidEntry> cpuid) {
+        private static volatile KvmSystem shared;
+
+        static KvmSystem get() {
+            KvmSystem s = shared;
+            if (s != null) {
+                return s;
+            }
+            synchronized (KvmSystem.class) {
+                if (shared == null) {
+                    Kvm k = Kvm.open();
+                    try {
+                        k.requireCapabilities(KvmCapability.IRQCHIP, KvmCapability.USER_MEMORY, KvmCapability.PIT2,
+                                KvmCapability.EXT_CPUID, KvmCapability.IMMEDIATE_EXIT);
+                        shared = new KvmSystem(k, k.checkExtension(KvmCapability.SET_IDENTITY_MAP_ADDR) > 0,
+                                k.checkExtension(KvmCapability.SET_TSS_ADDR) > 0,
+                                VcpuCpuid.withHostFeatures(k.supportedCpuid(),
+                                        k.checkExtension(KvmCapability.TSC_DEADLINE_TIMER) > 0));
+                    } catch (RuntimeException e) {
+                        k.close();
+                        throw e;
+                    }
+                }
+                return shared;
+            }
+        }
     }
 
     private interface Step<T> {

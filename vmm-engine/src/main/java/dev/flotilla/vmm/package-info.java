@@ -3,7 +3,8 @@
  *
  * <h2>Layers (dependencies point down)</h2>
  * <pre>
- *   cli            Main: `host`, `vm run`
+ *   cli            Main: `host`, `vm run`, `bench vm-density`, `bench boot`
+ *   bench          the benchmarks behind `./flotilla bench` (tiny-guest density, Linux boot vs QEMU)
  *   (this package) MicroVm, VmConfig, ExitReason: the facade and the builder
  *   event          the per-VM event loop (epoll over ioeventfds), irqfd interrupt lines
  *   devices.virtio virtio-mmio transport, split/packed queues, blk and rng devices
@@ -19,7 +20,8 @@
  * <h2>Building a VM</h2>
  * {@link dev.flotilla.vmm.MicroVm#create} runs named steps, and a failure names its step:
  * <ol>
- *   <li>kvm: open /dev/kvm, check API 12 and the capabilities the engine uses;</li>
+ *   <li>kvm: the process's one /dev/kvm fd, opened, checked (API 12, the capabilities the engine
+ *       uses) and asked for its supported CPUID once per JVM, then shared by every VM;</li>
  *   <li>vm: KVM_CREATE_VM, TSS and identity-map pages (Intel);</li>
  *   <li>memory: anonymous MAP_NORESERVE mappings below and above the 32-bit MMIO hole, one KVM slot each;</li>
  *   <li>irqchip: in-kernel PIC/IOAPIC/LAPIC and PIT;</li>

@@ -139,6 +139,7 @@ class MicroVmIT {
 
     @Test
     void create_loaderFails_reportsTheStepAndReleasesEverything() throws Exception {
+        MicroVm.warmUp(); // the process's one shared /dev/kvm fd is not the VM's to release
         long fdsBefore = openFds();
         VmConfig config = config(new byte[16], 1, new ByteArrayOutputStream());
         VmException e = assertThrows(VmException.class, () -> MicroVm.create(config, (m, s) -> {

@@ -7,9 +7,12 @@ import dev.flotilla.vmm.VmException;
 import dev.flotilla.vmm.devices.virtio.blk.BlockDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.vsock.VsockDeviceConfig;
+import dev.flotilla.vmm.bench.BootBench;
+import dev.flotilla.vmm.bench.VmDensityBench;
 import dev.flotilla.vmm.kvm.KvmHost;
 
 import java.io.FileOutputStream;
+import java.io.IOException;
 import java.io.FileDescriptor;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -17,7 +20,10 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * The engine's command line:
@@ -31,6 +37,8 @@ import java.util.List;
  *                                          uds=PATH: the guest's vsock ports on a Unix socket
  *                                          (CONNECT PORT), guest connections to host port P
  *                                          forwarded to PATH_P
+ *   bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
+ *   bench boot --kernel K --initrd I [--runs N] [--vcpus V] [--memory MiB] [--cmdline C] [--json FILE]
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
  */
@@ -42,6 +50,9 @@ public final class Main {
                    flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
                           [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
                           [--no-packed] [--no-event-idx]
+                   flotilla-vmm bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
+                   flotilla-vmm bench boot --kernel VMLINUX --initrd FILE [--runs N] [--process-runs N]
+                                [--vcpus V] [--memory MiB] [--cmdline TEXT] [--json FILE]
             """;
 
     public static void main(String[] args) {
@@ -64,6 +75,7 @@ public final class Main {
                     a.pop();
                     yield vmRun(parseRun(a), err);
                 }
+                case "bench" -> bench(a, out, err);
                 default -> throw new UsageException(command.isEmpty() ? "no command given" : "unknown command " + command);
             };
         } catch (UsageException e) {
@@ -79,6 +91,67 @@ public final class Main {
     static final class UsageException extends RuntimeException {
         UsageException(String message) {
             super(message);
+        }
+    }
+
+    private static int bench(Deque<String> a, PrintStream out, PrintStream err) {
+        String which = a.isEmpty() ? "" : a.pop();
+        Map<String, String> options = new HashMap<>();
+        while (!a.isEmpty()) {
+            String option = a.pop();
+            if (!option.startsWith("--") || a.isEmpty()) {
+                throw new UsageException(option.startsWith("--") ? option + " needs a value" : "unexpected argument " + option);
+            }
+            options.put(option, a.pop());
+        }
+        try {
+            return switch (which) {
+                case "vm-density" -> {
+                    requireOnly(options, "--count", "--memory-kib", "--rounds", "--json");
+                    yield VmDensityBench.run(new VmDensityBench.Options(
+                            number("--count", options.getOrDefault("--count", "1000")),
+                            number("--memory-kib", options.getOrDefault("--memory-kib", "16384")),
+                            number("--rounds", options.getOrDefault("--rounds", "3")),
+                            Optional.ofNullable(options.get("--json")).map(Path::of)), out);
+                }
+                case "vm-density-round" -> {
+                    requireOnly(options, "--count", "--memory-kib");
+                    yield VmDensityBench.round(number("--count", options.getOrDefault("--count", "1000")),
+                            number("--memory-kib", options.getOrDefault("--memory-kib", "16384")), out);
+                }
+                case "boot" -> {
+                    requireOnly(options, "--kernel", "--initrd", "--runs", "--process-runs", "--vcpus", "--memory",
+                            "--cmdline", "--json", "--qemu");
+                    if (!options.containsKey("--kernel") || !options.containsKey("--initrd")) {
+                        throw new UsageException("bench boot needs --kernel (a vmlinux) and --initrd");
+                    }
+                    yield BootBench.run(new BootBench.Options(Path.of(options.get("--kernel")),
+                            Path.of(options.get("--initrd")),
+                            number("--runs", options.getOrDefault("--runs", "10")),
+                            number("--process-runs", options.getOrDefault("--process-runs", "3")),
+                            number("--vcpus", options.getOrDefault("--vcpus", "1")),
+                            number("--memory", options.getOrDefault("--memory", "128")),
+                            options.getOrDefault("--cmdline", BootBench.DEFAULT_CMDLINE),
+                            options.getOrDefault("--qemu", "qemu-system-x86_64"),
+                            Optional.ofNullable(options.get("--json")).map(Path::of)), out);
+                }
+                default -> throw new UsageException(which.isEmpty() ? "no benchmark named" : "unknown benchmark " + which);
+            };
+        } catch (VmException | IOException | IllegalStateException e) {
+            err.println("flotilla-vmm: bench " + which + " failed: " + e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("flotilla-vmm: interrupted");
+            return 1;
+        }
+    }
+
+    private static void requireOnly(Map<String, String> options, String... allowed) {
+        for (String key : options.keySet()) {
+            if (!List.of(allowed).contains(key)) {
+                throw new UsageException("unknown option " + key);
+            }
         }
     }
 

@@ -21,6 +21,8 @@ public final class Kvm implements AutoCloseable {
 
     private final int fd;
     private final int vcpuMmapSize;
+    /** KVM_GET_SUPPORTED_CPUID never changes while the fd is open: fetched once, on first use. */
+    private volatile List<CpuidEntry> supportedCpuid;
     private volatile boolean closed;
 
     private Kvm(int fd) {
@@ -75,8 +77,17 @@ public final class Kvm implements AutoCloseable {
         return vcpuMmapSize;
     }
 
-    /** KVM_GET_SUPPORTED_CPUID: the CPUID leaves KVM can present to a guest on this host. */
+    /** KVM_GET_SUPPORTED_CPUID: the CPUID leaves KVM can present to a guest on this host (cached). */
     public List<CpuidEntry> supportedCpuid() {
+        List<CpuidEntry> cached = supportedCpuid;
+        if (cached == null) {
+            cached = fetchSupportedCpuid();
+            supportedCpuid = cached;
+        }
+        return cached;
+    }
+
+    private List<CpuidEntry> fetchSupportedCpuid() {
         try (Arena arena = Arena.ofConfined()) {
             int max = KvmAbi.Cpuid2.MAX_ENTRIES;
             MemorySegment buf = arena.allocate(KvmAbi.Cpuid2.ENTRIES + max * KvmAbi.CpuidEntry2.LAYOUT.byteSize(), 8);

@@ -12,6 +12,7 @@ public enum KvmCapability {
     PIT2(33, "the in-kernel timer (PIT)"),
     IOEVENTFD(36, "device notifications through eventfds"),
     SET_IDENTITY_MAP_ADDR(37, "the identity map page KVM needs on Intel hosts"),
+    TSC_DEADLINE_TIMER(72, "the LAPIC TSC-deadline timer mode (told to the guest in CPUID)"),
     IMMEDIATE_EXIT(136, "interrupting a running vCPU (pause and stop)");
 
     private final int number;

@@ -13,13 +13,17 @@ import java.util.List;
 /**
  * A VM fd: memory slots, the in-kernel irqchip and PIT, interrupt lines and eventfds, vCPUs.
  * Closing it closes every vCPU it created first. Struct buffers that are reused (the IRQ line)
- * live in a per-VM arena closed with the VM.
+ * live in a per-VM automatic arena.
  */
 public final class KvmVm implements AutoCloseable {
 
     private final int fd;
     private final int vcpuMmapSize;
-    private final Arena arena = Arena.ofShared();
+    /**
+     * Freed by the GC once the VM is unreachable (it only holds a 16-byte struct): a shared arena's
+     * close waits for a handshake with every JVM thread, milliseconds with a thousand vCPU threads.
+     */
+    private final Arena arena = Arena.ofAuto();
     private final MemorySegment irqLevel = arena.allocate(KvmAbi.IrqLevel.LAYOUT);
     private final List<KvmVcpu> vcpus = new ArrayList<>();
     private boolean closed;
@@ -169,7 +173,6 @@ public final class KvmVm implements AutoCloseable {
         }
         vcpus.clear();
         Libc.close(fd);
-        arena.close();
         if (failure != null) {
             throw failure;
         }

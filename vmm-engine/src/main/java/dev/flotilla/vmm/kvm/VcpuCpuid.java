@@ -18,12 +18,28 @@ public final class VcpuCpuid {
     static final int LEAF_AMD_SIZE_IDS = 0x8000_0008;
 
     static final int ECX_HYPERVISOR = 1 << 31;
+    static final int ECX_TSC_DEADLINE = 1 << 24;
     static final int EDX_HTT = 1 << 28;
 
     /** Topology level types of leaf 0xB/0x1F ECX[15:8]. */
     static final int LEVEL_INVALID = 0;
     static final int LEVEL_SMT = 1;
     static final int LEVEL_CORE = 2;
+
+    /**
+     * Adds to KVM's supported CPUID what KVM emulates but, by its API's definition, does not report
+     * there (Documentation/virt/kvm/api.rst, KVM_GET_SUPPORTED_CPUID): the LAPIC's TSC-deadline
+     * timer mode, available when KVM_CAP_TSC_DEADLINE_TIMER is. Without it Linux must calibrate
+     * the LAPIC timer against the PIT, which fails on a slow or nested host ("lapic is not
+     * functional": no one-shot timer, so no high-resolution timers and no tickless idle).
+     */
+    public static List<CpuidEntry> withHostFeatures(List<CpuidEntry> supported, boolean tscDeadline) {
+        List<CpuidEntry> out = new ArrayList<>(supported.size());
+        for (CpuidEntry e : supported) {
+            out.add(e.function() == LEAF_FEATURES && tscDeadline ? e.withEcx(e.ecx() | ECX_TSC_DEADLINE) : e);
+        }
+        return List.copyOf(out);
+    }
 
     public static List<CpuidEntry> forVcpu(List<CpuidEntry> supported, int apicId, int vcpuCount) {
         if (vcpuCount < 1 || apicId < 0 || apicId >= vcpuCount || vcpuCount > 255) {

@@ -15,8 +15,10 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The libc calls the engine makes, linked once as static final method handles and called with
- * {@code invokeExact}. errno is captured by the linker (never read from a later call) and a
+ * The libc calls the engine makes, each linked once per JVM, on first use (a holder class per call
+ * with a static final method handle, called with {@code invokeExact}): linking a downcall costs
+ * tens of milliseconds on a cold JVM, and a VM's build needs only a few of them, so a first boot
+ * pays for what it uses and nothing else. errno is captured by the linker (never read from a later call) and a
  * failure becomes a {@link SyscallException} naming the call. This is the only class that links
  * native functions; no FFM linker type leaves this package.
  *
@@ -57,37 +59,65 @@ public final class Libc {
     private static final ThreadLocal<MemorySegment> CAPTURE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
-    private static final MethodHandle OPEN = link("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), true,
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle CLOSE = link("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
-    private static final MethodHandle IOCTL_LONG = link("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), true, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle IOCTL_PTR = link("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), true, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle MMAP = link("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), true);
-    private static final MethodHandle MUNMAP = link("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), true);
-    private static final MethodHandle MADVISE = link("madvise",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), true);
-    private static final MethodHandle EVENTFD = link("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
-    private static final MethodHandle READ = link("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), true);
-    private static final MethodHandle WRITE = link("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), true);
-    private static final MethodHandle FALLOCATE = link("fallocate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), true);
-    private static final MethodHandle EPOLL_CREATE1 = link("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
-    private static final MethodHandle EPOLL_CTL = link("epoll_ctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), true);
-    private static final MethodHandle EPOLL_WAIT = link("epoll_wait",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), true);
-    private static final MethodHandle STRERROR = link("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT), false);
+    // One holder class per call: the JVM links a handle when its holder is first used.
+    private static final class OpenCall {
+        static final MethodHandle H = link("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), true, Linker.Option.firstVariadicArg(2));
+    }
+    private static final class CloseCall {
+        static final MethodHandle H = link("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
+    }
+    private static final class IoctlLongCall {
+        static final MethodHandle H = link("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), true, Linker.Option.firstVariadicArg(2));
+    }
+    private static final class IoctlPtrCall {
+        static final MethodHandle H = link("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), true, Linker.Option.firstVariadicArg(2));
+    }
+    private static final class MmapCall {
+        static final MethodHandle H = link("mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), true);
+    }
+    private static final class MunmapCall {
+        static final MethodHandle H = link("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), true);
+    }
+    private static final class MadviseCall {
+        static final MethodHandle H = link("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), true);
+    }
+    private static final class EventfdCall {
+        static final MethodHandle H = link("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
+    }
+    private static final class ReadCall {
+        static final MethodHandle H = link("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), true);
+    }
+    private static final class WriteCall {
+        static final MethodHandle H = link("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), true);
+    }
+    private static final class EpollCreate1Call {
+        static final MethodHandle H = link("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
+    }
+    private static final class EpollCtlCall {
+        static final MethodHandle H = link("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), true);
+    }
+    private static final class EpollWaitCall {
+        static final MethodHandle H = link("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), true);
+    }
+    private static final class FallocateCall {
+        static final MethodHandle H = link("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), true);
+    }
+    private static final class StrerrorCall {
+        static final MethodHandle H = link("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT), false);
+    }
     // pthread functions return the error number instead of setting errno.
-    private static final MethodHandle PTHREAD_SELF = link("pthread_self", FunctionDescriptor.of(JAVA_LONG), false);
-    private static final MethodHandle PTHREAD_KILL = link("pthread_kill",
-            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT), false);
-    private static final MethodHandle PTHREAD_SIGMASK = link("pthread_sigmask",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
-    private static final MethodHandle SIGTIMEDWAIT = link("sigtimedwait",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
+    private static final class PthreadSelfCall {
+        static final MethodHandle H = link("pthread_self", FunctionDescriptor.of(JAVA_LONG), false);
+    }
+    private static final class PthreadKillCall {
+        static final MethodHandle H = link("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT), false);
+    }
+    private static final class PthreadSigmaskCall {
+        static final MethodHandle H = link("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
+    }
+    private static final class SigtimedwaitCall {
+        static final MethodHandle H = link("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
+    }
 
     private static MethodHandle link(String name, FunctionDescriptor descriptor, boolean captureErrno,
                                      Linker.Option... extra) {
@@ -122,7 +152,7 @@ public final class Libc {
     public static int open(String path, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment capture = CAPTURE.get();
-            int fd = (int) OPEN.invokeExact(capture, arena.allocateFrom(path), flags);
+            int fd = (int) OpenCall.H.invokeExact(capture, arena.allocateFrom(path), flags);
             if (fd < 0) {
                 throw new SyscallException("open(" + path + ")", errno(capture));
             }
@@ -136,7 +166,7 @@ public final class Libc {
     public static void close(int fd) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) CLOSE.invokeExact(capture, fd);
+            int rc = (int) CloseCall.H.invokeExact(capture, fd);
             if (rc < 0) {
                 throw new SyscallException("close(" + fd + ")", errno(capture));
             }
@@ -153,7 +183,7 @@ public final class Libc {
     public static int ioctl(int fd, long request, String name) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) IOCTL_LONG.invokeExact(capture, fd, request, 0L);
+            int rc = (int) IoctlLongCall.H.invokeExact(capture, fd, request, 0L);
             if (rc < 0) {
                 throw new SyscallException("ioctl(" + name + ")", errno(capture));
             }
@@ -167,7 +197,7 @@ public final class Libc {
     public static int ioctl(int fd, long request, long arg, String name) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) IOCTL_LONG.invokeExact(capture, fd, request, arg);
+            int rc = (int) IoctlLongCall.H.invokeExact(capture, fd, request, arg);
             if (rc < 0) {
                 throw new SyscallException("ioctl(" + name + ")", errno(capture));
             }
@@ -193,7 +223,7 @@ public final class Libc {
     public static int ioctlOrErrno(int fd, long request, MemorySegment arg) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) IOCTL_PTR.invokeExact(capture, fd, request, arg);
+            int rc = (int) IoctlPtrCall.H.invokeExact(capture, fd, request, arg);
             return rc < 0 ? -errno(capture) : rc;
         } catch (Throwable t) {
             throw unexpected("ioctl", t);
@@ -204,7 +234,7 @@ public final class Libc {
     public static int ioctlOrErrno(int fd, long request) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) IOCTL_LONG.invokeExact(capture, fd, request, 0L);
+            int rc = (int) IoctlLongCall.H.invokeExact(capture, fd, request, 0L);
             return rc < 0 ? -errno(capture) : rc;
         } catch (Throwable t) {
             throw unexpected("ioctl", t);
@@ -231,7 +261,7 @@ public final class Libc {
         }
         try {
             MemorySegment capture = CAPTURE.get();
-            MemorySegment address = (MemorySegment) MMAP.invokeExact(capture, MemorySegment.NULL, length, prot, flags, fd, offset);
+            MemorySegment address = (MemorySegment) MmapCall.H.invokeExact(capture, MemorySegment.NULL, length, prot, flags, fd, offset);
             if (address.address() == -1L) {
                 throw new SyscallException(call, errno(capture));
             }
@@ -245,7 +275,7 @@ public final class Libc {
     public static void munmap(MemorySegment mapping) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) MUNMAP.invokeExact(capture, mapping, mapping.byteSize());
+            int rc = (int) MunmapCall.H.invokeExact(capture, mapping, mapping.byteSize());
             if (rc < 0) {
                 throw new SyscallException("munmap(" + mapping.byteSize() + " bytes)", errno(capture));
             }
@@ -258,7 +288,7 @@ public final class Libc {
     public static void madvise(MemorySegment range, int advice) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) MADVISE.invokeExact(capture, range, range.byteSize(), advice);
+            int rc = (int) MadviseCall.H.invokeExact(capture, range, range.byteSize(), advice);
             if (rc < 0) {
                 throw new SyscallException("madvise(" + advice + ")", errno(capture));
             }
@@ -271,7 +301,7 @@ public final class Libc {
     public static int eventfd(int initial, int flags) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int fd = (int) EVENTFD.invokeExact(capture, initial, flags);
+            int fd = (int) EventfdCall.H.invokeExact(capture, initial, flags);
             if (fd < 0) {
                 throw new SyscallException("eventfd", errno(capture));
             }
@@ -285,7 +315,7 @@ public final class Libc {
     public static long readOrErrno(int fd, MemorySegment buffer) {
         try {
             MemorySegment capture = CAPTURE.get();
-            long n = (long) READ.invokeExact(capture, fd, buffer, buffer.byteSize());
+            long n = (long) ReadCall.H.invokeExact(capture, fd, buffer, buffer.byteSize());
             return n < 0 ? -errno(capture) : n;
         } catch (Throwable t) {
             throw unexpected("read", t);
@@ -296,7 +326,7 @@ public final class Libc {
     public static long writeOrErrno(int fd, MemorySegment buffer) {
         try {
             MemorySegment capture = CAPTURE.get();
-            long n = (long) WRITE.invokeExact(capture, fd, buffer, buffer.byteSize());
+            long n = (long) WriteCall.H.invokeExact(capture, fd, buffer, buffer.byteSize());
             return n < 0 ? -errno(capture) : n;
         } catch (Throwable t) {
             throw unexpected("write", t);
@@ -307,7 +337,7 @@ public final class Libc {
     public static int fallocateOrErrno(int fd, int mode, long offset, long length) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) FALLOCATE.invokeExact(capture, fd, mode, offset, length);
+            int rc = (int) FallocateCall.H.invokeExact(capture, fd, mode, offset, length);
             return rc < 0 ? -errno(capture) : 0;
         } catch (Throwable t) {
             throw unexpected("fallocate", t);
@@ -318,7 +348,7 @@ public final class Libc {
     public static int epollCreate1(int flags) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int fd = (int) EPOLL_CREATE1.invokeExact(capture, flags);
+            int fd = (int) EpollCreate1Call.H.invokeExact(capture, flags);
             if (fd < 0) {
                 throw new SyscallException("epoll_create1", errno(capture));
             }
@@ -332,7 +362,7 @@ public final class Libc {
     public static void epollCtl(int epfd, int op, int fd, MemorySegment event) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) EPOLL_CTL.invokeExact(capture, epfd, op, fd, event);
+            int rc = (int) EpollCtlCall.H.invokeExact(capture, epfd, op, fd, event);
             if (rc < 0) {
                 throw new SyscallException("epoll_ctl(op " + op + ", fd " + fd + ")", errno(capture));
             }
@@ -345,7 +375,7 @@ public final class Libc {
     public static int epollWaitOrErrno(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int n = (int) EPOLL_WAIT.invokeExact(capture, epfd, events, maxEvents, timeoutMillis);
+            int n = (int) EpollWaitCall.H.invokeExact(capture, epfd, events, maxEvents, timeoutMillis);
             return n < 0 ? -errno(capture) : n;
         } catch (Throwable t) {
             throw unexpected("epoll_wait", t);
@@ -355,7 +385,7 @@ public final class Libc {
     /** {@code pthread_self(3)}: the calling thread's pthread_t. */
     public static long pthreadSelf() {
         try {
-            return (long) PTHREAD_SELF.invokeExact();
+            return (long) PthreadSelfCall.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected("pthread_self", t);
         }
@@ -364,7 +394,7 @@ public final class Libc {
     /** {@code pthread_kill(3)}: sends {@code signal} to one thread of this process. */
     public static void pthreadKill(long thread, int signal) {
         try {
-            int rc = (int) PTHREAD_KILL.invokeExact(thread, signal);
+            int rc = (int) PthreadKillCall.H.invokeExact(thread, signal);
             if (rc != 0) {
                 throw new SyscallException("pthread_kill(signal " + signal + ")", rc);
             }
@@ -376,7 +406,7 @@ public final class Libc {
     /** {@code pthread_sigmask(3)}; {@code set} or {@code old} may be {@link MemorySegment#NULL}. */
     public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) {
         try {
-            int rc = (int) PTHREAD_SIGMASK.invokeExact(how, set, old);
+            int rc = (int) PthreadSigmaskCall.H.invokeExact(how, set, old);
             if (rc != 0) {
                 throw new SyscallException("pthread_sigmask(" + how + ")", rc);
             }
@@ -392,17 +422,92 @@ public final class Libc {
     public static int sigtimedwaitOrErrno(MemorySegment set, MemorySegment timespec) {
         try {
             MemorySegment capture = CAPTURE.get();
-            int rc = (int) SIGTIMEDWAIT.invokeExact(capture, set, MemorySegment.NULL, timespec);
+            int rc = (int) SigtimedwaitCall.H.invokeExact(capture, set, MemorySegment.NULL, timespec);
             return rc < 0 ? -errno(capture) : rc;
         } catch (Throwable t) {
             throw unexpected("sigtimedwait", t);
         }
     }
 
+    /** glibc's pthread_attr_t on x86_64 is 56 bytes. */
+    private static final long PTHREAD_ATTR_BYTES = 64;
+
+    private static final class ThreadStackCalls {
+        static final MethodHandle GETATTR_NP = link("pthread_getattr_np",
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS), false);
+        static final MethodHandle ATTR_GETSTACK = link("pthread_attr_getstack",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), false);
+        static final MethodHandle ATTR_DESTROY = link("pthread_attr_destroy",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS), false);
+    }
+
+    /** The calling thread's stack as {lowest address, size in bytes} ({@code pthread_getattr_np}). */
+    public static long[] currentThreadStack() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(PTHREAD_ATTR_BYTES, 8);
+            MemorySegment addr = arena.allocate(JAVA_LONG);
+            MemorySegment size = arena.allocate(JAVA_LONG);
+            int rc = (int) ThreadStackCalls.GETATTR_NP.invokeExact(pthreadSelf(), attr);
+            if (rc != 0) {
+                throw new SyscallException("pthread_getattr_np", rc);
+            }
+            try {
+                rc = (int) ThreadStackCalls.ATTR_GETSTACK.invokeExact(attr, addr, size);
+                if (rc != 0) {
+                    throw new SyscallException("pthread_attr_getstack", rc);
+                }
+            } finally {
+                int ignored = (int) ThreadStackCalls.ATTR_DESTROY.invokeExact(attr);
+            }
+            return new long[]{addr.get(JAVA_LONG, 0), size.get(JAVA_LONG, 0)};
+        } catch (Throwable t) {
+            throw unexpected("pthread_getattr_np", t);
+        }
+    }
+
+    public static final int RLIMIT_NOFILE = 7;
+
+    /** Linked on first use only: most processes never change a resource limit. */
+    private static final class Rlimits {
+        static final MethodHandle GETRLIMIT = link("getrlimit", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), true);
+        static final MethodHandle SETRLIMIT = link("setrlimit", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), true);
+    }
+
+    /** {@code getrlimit(2)}: {soft, hard} for {@code resource} (RLIM_INFINITY is -1). */
+    public static long[] getrlimit(int resource) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = CAPTURE.get();
+            MemorySegment limit = arena.allocate(16, 8);
+            int rc = (int) Rlimits.GETRLIMIT.invokeExact(capture, resource, limit);
+            if (rc < 0) {
+                throw new SyscallException("getrlimit(" + resource + ")", errno(capture));
+            }
+            return new long[]{limit.get(JAVA_LONG, 0), limit.get(JAVA_LONG, 8)};
+        } catch (Throwable t) {
+            throw unexpected("getrlimit", t);
+        }
+    }
+
+    /** {@code setrlimit(2)}. */
+    public static void setrlimit(int resource, long soft, long hard) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = CAPTURE.get();
+            MemorySegment limit = arena.allocate(16, 8);
+            limit.set(JAVA_LONG, 0, soft);
+            limit.set(JAVA_LONG, 8, hard);
+            int rc = (int) Rlimits.SETRLIMIT.invokeExact(capture, resource, limit);
+            if (rc < 0) {
+                throw new SyscallException("setrlimit(%d, %d, %d)".formatted(resource, soft, hard), errno(capture));
+            }
+        } catch (Throwable t) {
+            throw unexpected("setrlimit", t);
+        }
+    }
+
     /** The C library's text for an errno value. */
     public static String strerror(int errno) {
         try {
-            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment text = (MemorySegment) StrerrorCall.H.invokeExact(errno);
             if (text.equals(MemorySegment.NULL)) {
                 return "unknown error";
             }

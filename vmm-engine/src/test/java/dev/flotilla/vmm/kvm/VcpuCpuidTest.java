@@ -60,4 +60,16 @@ class VcpuCpuidTest {
     void forVcpu_idOutsideCount_isRejected() {
         assertThrows(IllegalArgumentException.class, () -> VcpuCpuid.forVcpu(SUPPORTED, 2, 2));
     }
+
+    @Test
+    void withHostFeatures_tscDeadlineCapability_setsLeaf1EcxBit24() {
+        CpuidEntry e = find(VcpuCpuid.withHostFeatures(SUPPORTED, true), 1, 0);
+        assertEquals(1 << 24, e.ecx() & (1 << 24));
+        assertEquals(1, e.ecx() & 1, "other feature bits are kept");
+    }
+
+    @Test
+    void withHostFeatures_noTscDeadlineCapability_leavesLeaf1Alone() {
+        assertEquals(find(SUPPORTED, 1, 0), find(VcpuCpuid.withHostFeatures(SUPPORTED, false), 1, 0));
+    }
 }

@@ -86,4 +86,27 @@ class LibcTest {
             assertEquals(0, kick.drain());
         }
     }
+
+    @Test
+    void setrlimit_softOpenFileLimitWithinHard_isReadBack() {
+        long[] before = Libc.getrlimit(Libc.RLIMIT_NOFILE);
+        long soft = before[1] < 0 ? 4096 : Math.min(before[1], 4096);
+        try {
+            Libc.setrlimit(Libc.RLIMIT_NOFILE, soft, before[1]);
+            assertEquals(soft, Libc.getrlimit(Libc.RLIMIT_NOFILE)[0]);
+        } finally {
+            Libc.setrlimit(Libc.RLIMIT_NOFILE, before[0], before[1]);
+        }
+    }
+
+    @Test
+    void setrlimit_softAboveHard_throwsNamingTheCall() {
+        long[] limit = Libc.getrlimit(Libc.RLIMIT_NOFILE);
+        if (limit[1] < 0) {
+            return; // unlimited hard limit: nothing is above it
+        }
+        SyscallException e = assertThrows(SyscallException.class,
+                () -> Libc.setrlimit(Libc.RLIMIT_NOFILE, limit[1] + 1, limit[1]));
+        assertTrue(e.getMessage().startsWith("setrlimit("), e.getMessage());
+    }
 }
