@@ -173,6 +173,11 @@ final class VirtioDevices implements AutoCloseable {
         }
 
         @Override
+        public void watchReadable(int fd, Runnable task) {
+            loop.registerReadable(fd, () -> transport.runLocked(task));
+        }
+
+        @Override
         public long nanoTime() {
             return System.nanoTime();
         }

@@ -22,6 +22,14 @@ public interface DeviceEnvironment {
     /** Runs {@code task} on the event loop, under the transport's lock, after {@code delayNanos}. Call from the loop. */
     void schedule(long delayNanos, Runnable task);
 
+    /**
+     * Runs {@code task} on the event loop, under the transport's lock, whenever the non-blocking
+     * fd {@code fd} (a tap the device's backend owns) becomes readable. Edge-triggered: the task
+     * reads until EAGAIN or resumes by itself (a queue kick, a timer). The fd must stay open until
+     * the VM's devices are closed.
+     */
+    void watchReadable(int fd, Runnable task);
+
     /** The clock timers and rate limiters use (System::nanoTime in a VM). */
     long nanoTime();
 }
