@@ -141,6 +141,16 @@ final class VirtioDevices implements AutoCloseable {
         throw new IllegalArgumentException("no virtio device named " + name);
     }
 
+    /** The device named {@code name}, for host-side control (a balloon's target, a NIC's counters). */
+    VirtioDevice device(String name) {
+        for (Attached a : attached) {
+            if (a.name().equals(name)) {
+                return a.device();
+            }
+        }
+        throw new IllegalArgumentException("no virtio device named " + name);
+    }
+
     private synchronized Executor executor() {
         if (executor == null) {
             AtomicInteger n = new AtomicInteger();

@@ -5,6 +5,9 @@ import dev.flotilla.vmm.MicroVm;
 import dev.flotilla.vmm.VmConfig;
 import dev.flotilla.vmm.VmException;
 import dev.flotilla.vmm.devices.virtio.blk.BlockDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.balloon.BalloonDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.net.MacAddress;
+import dev.flotilla.vmm.devices.virtio.net.NetDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
 import dev.flotilla.vmm.kvm.KvmHost;
 
@@ -24,8 +27,11 @@ import java.util.List;
  *   host                                   prints what kind of KVM this host has
  *   vm run --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
  *          [--drive PATH[,ro][,serial=ID]]... [--rng] [--no-packed] [--no-event-idx]
+ *          [--net tap=NAME[,mac=MAC]]... [--balloon]
  *                                          boots one VM in the foreground, console on stdout;
- *                                          drives become /dev/vda, /dev/vdb, ... in order
+ *                                          drives become /dev/vda, /dev/vdb, ... in order;
+ *                                          NICs eth0, eth1, ... (the tap is created if missing,
+ *                                          needs CAP_NET_ADMIN; its address is the caller's job)
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
  */
@@ -36,6 +42,7 @@ public final class Main {
             usage: flotilla-vmm host
                    flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
                           [--drive PATH[,ro][,serial=ID]]... [--rng] [--no-packed] [--no-event-idx]
+                          [--net tap=NAME[,mac=MAC]]... [--balloon]
             """;
 
     public static void main(String[] args) {
@@ -81,13 +88,16 @@ public final class Main {
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         VmConfig.Builder b = VmConfig.builder().consoleOutput(console).consoleInput(System.in);
         List<BlockDeviceConfig> drives = new ArrayList<>();
+        List<NetDeviceConfig> nics = new ArrayList<>();
         boolean rng = false;
+        boolean balloon = false;
         boolean packed = true;
         boolean eventIdx = true;
         while (!a.isEmpty()) {
             String option = a.pop();
             switch (option) {
                 case "--rng" -> { rng = true; continue; }
+                case "--balloon" -> { balloon = true; continue; }
                 case "--no-packed" -> { packed = false; continue; }
                 case "--no-event-idx" -> { eventIdx = false; continue; }
                 default -> { }
@@ -103,16 +113,43 @@ public final class Main {
                 case "--vcpus" -> b.vcpus(number(option, value));
                 case "--memory" -> b.memoryMib(number(option, value));
                 case "--drive" -> drives.add(drive(value));
+                case "--net" -> nics.add(net(value));
                 default -> throw new UsageException("unknown option " + option);
             }
         }
         for (BlockDeviceConfig d : drives) {
             b.device(d.withRings(packed, eventIdx));
         }
+        for (NetDeviceConfig n : nics) {
+            b.device(n.withRings(packed, eventIdx));
+        }
         if (rng) {
             b.device(new RngDeviceConfig(packed, eventIdx));
         }
+        if (balloon) {
+            b.device(BalloonDeviceConfig.defaults().withRings(packed, eventIdx));
+        }
         return b.build();
+    }
+
+    /** tap=NAME[,mac=MAC] */
+    static NetDeviceConfig net(String spec) {
+        String tap = null;
+        MacAddress mac = null;
+        for (String part : spec.split(",")) {
+            if (part.startsWith("tap=")) {
+                tap = part.substring("tap=".length());
+            } else if (part.startsWith("mac=")) {
+                mac = MacAddress.parse(part.substring("mac=".length()));
+            } else {
+                throw new UsageException("unknown --net option '%s' (expected tap=NAME or mac=MAC)".formatted(part));
+            }
+        }
+        if (tap == null) {
+            throw new UsageException("--net needs a tap: --net tap=NAME[,mac=MAC]");
+        }
+        NetDeviceConfig config = NetDeviceConfig.of(tap);
+        return mac == null ? config : config.withMac(mac);
     }
 
     /** PATH[,ro][,serial=ID] */
