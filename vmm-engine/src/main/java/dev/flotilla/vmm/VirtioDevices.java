@@ -184,7 +184,14 @@ final class VirtioDevices implements AutoCloseable {
 
         @Override
         public void watchReadable(int fd, Runnable task) {
-            loop.registerReadable(fd, () -> transport.runLocked(task));
+            // The fd may fire before attach has set the transport (a tap with frames queued):
+            // nothing to do then, the device reads at activation anyway.
+            loop.registerReadable(fd, () -> {
+                MmioTransport t = transport;
+                if (t != null) {
+                    t.runLocked(task);
+                }
+            });
         }
 
         @Override

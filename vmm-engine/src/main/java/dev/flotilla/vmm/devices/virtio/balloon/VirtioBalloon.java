@@ -229,6 +229,11 @@ public final class VirtioBalloon implements VirtioDevice {
         statsHeld = false;
         generation++;
         armStats.run();
+        // Linux queues its first stats buffer and kicks during probe, before DRIVER_OK; that kick
+        // was ignored by the transport, so look at every queue once now.
+        for (int i = 0; i < this.queues.length; i++) {
+            processQueue(i);
+        }
     }
 
     @Override

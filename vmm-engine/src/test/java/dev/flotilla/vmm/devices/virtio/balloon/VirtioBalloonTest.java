@@ -248,6 +248,27 @@ class VirtioBalloonTest {
 
     @ParameterizedTest(name = "packed={0}")
     @ValueSource(booleans = {false, true})
+    void stats_bufferKickedBeforeDriverOk_parsedAtActivation(boolean packed) {
+        // Linux's balloon driver queues and kicks its first stats buffer during probe, before DRIVER_OK.
+        assertTrue(mmio.negotiate((ALL | (packed ? bit(VirtioFeatures.RING_PACKED) : 0)) & mmio.deviceFeatures()));
+        for (int q = 0; q < 4; q++) {
+            long base = RING0 + q * 0x2000L;
+            rings[q] = packed ? GuestDriver.packed(memory, base, 32, true) : GuestDriver.split(memory, base, 32, true);
+            mmio.setupQueue(q, rings[q]);
+        }
+        writeStat(STATS, 5, 256 * MIB);
+        rings[2].add(STATS, 10, false);
+        mmio.notifyQueue(2);
+        assertTrue(balloon.stats().isEmpty());
+
+        mmio.driverOk();
+        env.runAll();
+
+        assertEquals(256 * MIB, balloon.stats().orElseThrow().totalMemory().getAsLong());
+    }
+
+    @ParameterizedTest(name = "packed={0}")
+    @ValueSource(booleans = {false, true})
     void stats_lengthNotWholeEntries_rejectedNoStats(boolean packed) {
         start(packed);
         rings[2].add(STATS, 15, false);
