@@ -8,7 +8,9 @@ import dev.flotilla.vmm.bus.Bus;
 import dev.flotilla.vmm.devices.legacy.BootTimer;
 import dev.flotilla.vmm.devices.legacy.I8042Controller;
 import dev.flotilla.vmm.devices.legacy.Serial16550;
+import dev.flotilla.vmm.devices.virtio.VirtioDevice;
 import dev.flotilla.vmm.devices.virtio.mmio.MmioTransport;
+import dev.flotilla.vmm.devices.virtio.vsock.VsockHost;
 import dev.flotilla.vmm.kvm.BootMsrs;
 import dev.flotilla.vmm.kvm.CpuidEntry;
 import dev.flotilla.vmm.kvm.Kvm;
@@ -333,6 +335,22 @@ public final class MicroVm implements AutoCloseable {
             throw new IllegalArgumentException("this VM has no virtio devices");
         }
         return virtio.transport(name);
+    }
+
+    /**
+     * The host end of the VM's vsock device (the JVM is CID 2), when it has one: connect to guest
+     * ports and listen for guest connections from any thread. Connections end with an error once
+     * the VM is closed.
+     */
+    public Optional<VsockHost> vsock() {
+        if (virtio != null) {
+            for (VirtioDevice d : virtio.devices()) {
+                if (d instanceof VsockHost host) {
+                    return Optional.of(host);
+                }
+            }
+        }
+        return Optional.empty();
     }
 
     /** Nanoseconds from the start request to the guest's boot-timer write, once it happened. */

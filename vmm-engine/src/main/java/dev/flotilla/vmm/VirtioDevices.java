@@ -48,7 +48,7 @@ final class VirtioDevices implements AutoCloseable {
 
     /** One attached device and the fds wired to it. */
     private record Attached(String name, VirtioDevice device, MmioTransport transport, long base, int gsi,
-                            EventFd irqFd, List<EventFd> notifyFds) {}
+                            EventFd irqFd, List<EventFd> notifyFds, Environment environment) {}
 
     VirtioDevices(KvmVm vm, GuestMemory memory, boolean ioeventfd, boolean irqfd, String vmName) {
         this.vm = vm;
@@ -84,11 +84,12 @@ final class VirtioDevices implements AutoCloseable {
         long base = Layout.VIRTIO_MMIO_BASE + slot * Layout.VIRTIO_MMIO_SIZE;
         int gsi = Layout.VIRTIO_IRQ_BASE + slot;
         Environment environment = new Environment();
-        VirtioDevice device = config.create(environment, name);
+        VirtioDevice device = null;
         EventFd irqFd = null;
         List<EventFd> notifyFds = new ArrayList<>();
         MmioTransport transport = null;
         try {
+            device = config.create(environment, name);
             IrqLine line;
             if (irqfd) {
                 irqFd = new EventFd();
@@ -124,10 +125,10 @@ final class VirtioDevices implements AutoCloseable {
                 }
             });
         } catch (Exception | Error e) {
-            release(new Attached(name, device, transport, base, gsi, irqFd, notifyFds));
+            release(new Attached(name, device, transport, base, gsi, irqFd, notifyFds, environment));
             throw e;
         }
-        attached.add(new Attached(name, device, transport, base, gsi, irqFd, notifyFds));
+        attached.add(new Attached(name, device, transport, base, gsi, irqFd, notifyFds, environment));
         return MmioTransport.kernelCommandLineEntry(base, Layout.VIRTIO_MMIO_SIZE, gsi);
     }
 
@@ -151,6 +152,15 @@ final class VirtioDevices implements AutoCloseable {
         throw new IllegalArgumentException("no virtio device named " + name);
     }
 
+    /** The attached devices, in slot order (for {@code MicroVm} to find e.g. its vsock device). */
+    List<VirtioDevice> devices() {
+        List<VirtioDevice> devices = new ArrayList<>(attached.size());
+        for (Attached a : attached) {
+            devices.add(a.device());
+        }
+        return devices;
+    }
+
     private synchronized Executor executor() {
         if (executor == null) {
             AtomicInteger n = new AtomicInteger();
@@ -164,6 +174,28 @@ final class VirtioDevices implements AutoCloseable {
     /** What a device sees of its VM: the executor and its transport's lock on the loop. */
     private final class Environment implements DeviceEnvironment {
         volatile MmioTransport transport;
+        /** Released with the device, after the loop stopped. */
+        final List<EventFd> kickFds = new ArrayList<>();
+        final List<AutoCloseable> closeWithDevice = new ArrayList<>();
+
+        @Override
+        public Runnable queueKick(int queueIndex) {
+            EventFd fd = new EventFd();
+            kickFds.add(fd);
+            loop.register(fd, () -> {
+                MmioTransport t = transport;
+                // Host work before the driver is up waits for the device's first pass; no log noise.
+                if (t != null && t.isActivated()) {
+                    t.processQueueNotification(queueIndex);
+                }
+            });
+            return fd::signal;
+        }
+
+        @Override
+        public void closeWithDevice(AutoCloseable resource) {
+            closeWithDevice.add(resource);
+        }
 
         @Override
         public Executor blockingExecutor() {
@@ -252,6 +284,17 @@ final class VirtioDevices implements AutoCloseable {
                 // as above
             }
             a.irqFd().close();
+        }
+        List<AutoCloseable> extras = a.environment().closeWithDevice;
+        for (int i = extras.size() - 1; i >= 0; i--) {
+            try {
+                extras.get(i).close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "closing what virtio device " + a.name() + " started failed: " + e.getMessage());
+            }
+        }
+        for (EventFd fd : a.environment().kickFds) {
+            fd.close();
         }
         if (a.device() instanceof AutoCloseable c) {
             try {

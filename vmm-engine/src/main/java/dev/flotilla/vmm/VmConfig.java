@@ -76,6 +76,9 @@ public record VmConfig(int vcpus, int memoryMib, Path kernel, Optional<Path> ini
         if (devices.size() > MAX_VIRTIO_DEVICES) {
             problems.add("at most %d virtio devices fit the interrupt lines, not %d".formatted(MAX_VIRTIO_DEVICES, devices.size()));
         }
+        if (devices.stream().filter(d -> d.kind().equals("vsock")).count() > 1) {
+            problems.add("at most one vsock device per VM (a Linux guest uses only one)");
+        }
         for (int i = 0; i < devices.size(); i++) {
             for (String p : devices.get(i).problems()) {
                 problems.add("device %d (%s): %s".formatted(i, devices.get(i).kind(), p));

@@ -5,12 +5,16 @@ import dev.flotilla.vmm.testing.KvmAvailable;
 import dev.flotilla.vmm.testing.TinyGuests;
 import dev.flotilla.vmm.devices.virtio.blk.BlockDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.vsock.VsockDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.vsock.VsockHost;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -159,7 +163,7 @@ class MicroVmIT {
     }
 
     @Test
-    void twentyCyclesWithVirtioDevices_leakNoEventLoopIoeventfdIrqfdOrImageFds() throws Exception {
+    void twentyCyclesWithVirtioDevices_leakNoEventLoopIoeventfdIrqfdImageOrBridgeFds() throws Exception {
         Path disk = dir.resolve("disk.img");
         Files.write(disk, new byte[1 << 20]);
         runWithVirtio(disk);
@@ -191,12 +195,79 @@ class MicroVmIT {
         assertTrue(cmdline[0].contains("virtio_mmio.device=4K@0xc0002000:6"), cmdline[0]);
     }
 
+    @Test
+    void vsock_configured_isReachableWithItsCidAndCommandLineEntry() throws Exception {
+        VmConfig base = config(TinyGuests.REPORT_THEN_HALT, 1, new ByteArrayOutputStream());
+        VmConfig config = VmConfig.builder().kernel(base.kernel()).memoryMib(16).consoleOutput(new ByteArrayOutputStream())
+                .device(new RngDeviceConfig()).device(VsockDeviceConfig.of(42)).build();
+        String[] cmdline = new String[1];
+        try (MicroVm vm = MicroVm.create(config, (m, s) -> {
+            cmdline[0] = s.cmdline();
+            return FLAT_REAL_MODE.load(m, s);
+        })) {
+            assertEquals(42, vm.vsock().orElseThrow().guestCid());
+            assertEquals(19, vm.virtioTransport("vsock0").read(0x008, 4), "device id 19 at the second slot");
+        }
+        assertTrue(cmdline[0].contains("virtio_mmio.device=4K@0xc0002000:6"), cmdline[0]);
+    }
+
+    @Test
+    void vsock_notConfigured_isEmpty() throws Exception {
+        try (MicroVm vm = MicroVm.create(config(TinyGuests.REPORT_THEN_HALT, 1, new ByteArrayOutputStream()), FLAT_REAL_MODE)) {
+            assertTrue(vm.vsock().isEmpty());
+        }
+    }
+
+    @Test
+    void vsock_guestWithoutDriver_hostConnectTimesOutAndTheLoopSurvivesKicks() throws Exception {
+        try (MicroVm vm = MicroVm.create(vsockConfig(Optional.empty()), FLAT_REAL_MODE)) {
+            vm.start();
+            VsockHost host = vm.vsock().orElseThrow();
+            // Each connect kicks the device's eventfd; with no driver the loop must ignore it quietly.
+            assertThrows(SocketTimeoutException.class, () -> host.connect(1234, Duration.ofMillis(200)));
+            assertThrows(SocketTimeoutException.class, () -> host.connect(1235, Duration.ofMillis(200)));
+            vm.stop();
+        }
+    }
+
+    @Test
+    void vsock_afterClose_connectFailsAtOnce() throws Exception {
+        VsockHost host;
+        try (MicroVm vm = MicroVm.create(vsockConfig(Optional.empty()), FLAT_REAL_MODE)) {
+            host = vm.vsock().orElseThrow();
+        }
+        long begin = System.nanoTime();
+        assertThrows(ConnectException.class, () -> host.connect(1234, Duration.ofSeconds(10)));
+        assertTrue(System.nanoTime() - begin < Duration.ofSeconds(5).toNanos(), "no wait for the timeout");
+    }
+
+    @Test
+    void vsockUnixBridge_livesExactlyAsLongAsTheVm() throws Exception {
+        Path socket = dir.resolve("vsock.sock");
+        try (MicroVm vm = MicroVm.create(vsockConfig(Optional.of(socket)), FLAT_REAL_MODE)) {
+            assertTrue(Files.exists(socket), "bound when the VM is built");
+            vm.start();
+            vm.stop();
+            assertTrue(Files.exists(socket), "still there after the guest ended");
+        }
+        assertTrue(Files.notExists(socket), "removed when the VM is closed");
+    }
+
+    private VmConfig vsockConfig(Optional<Path> bridge) throws IOException {
+        VmConfig base = config(TinyGuests.REPORT_THEN_HALT, 1, new ByteArrayOutputStream());
+        VsockDeviceConfig vsock = VsockDeviceConfig.of(3);
+        return VmConfig.builder().kernel(base.kernel()).memoryMib(16).consoleOutput(new ByteArrayOutputStream())
+                .device(bridge.map(vsock::withUnixBridge).orElse(vsock)).build();
+    }
+
     private void runWithVirtio(Path disk) throws Exception {
         VmConfig base = config(TinyGuests.REPORT_THEN_HALT, 1, new ByteArrayOutputStream());
         VmConfig config = VmConfig.builder().kernel(base.kernel()).memoryMib(16).consoleOutput(new ByteArrayOutputStream())
-                .device(BlockDeviceConfig.of(disk, false)).device(new RngDeviceConfig()).build();
+                .device(BlockDeviceConfig.of(disk, false)).device(new RngDeviceConfig())
+                .device(VsockDeviceConfig.of(3).withUnixBridge(dir.resolve("leak.sock"))).build();
         try (MicroVm vm = MicroVm.create(config, FLAT_REAL_MODE)) {
             vm.start();
+            vm.vsock().orElseThrow().connectAsync(1234, Duration.ofMillis(50)); // a kick through the eventfd
             vm.stop();
         }
     }

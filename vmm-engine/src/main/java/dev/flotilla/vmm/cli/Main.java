@@ -9,6 +9,7 @@ import dev.flotilla.vmm.devices.virtio.balloon.BalloonDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.net.MacAddress;
 import dev.flotilla.vmm.devices.virtio.net.NetDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.vsock.VsockDeviceConfig;
 import dev.flotilla.vmm.kvm.KvmHost;
 
 import java.io.FileOutputStream;
@@ -26,12 +27,15 @@ import java.util.List;
  * <pre>
  *   host                                   prints what kind of KVM this host has
  *   vm run --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
- *          [--drive PATH[,ro][,serial=ID]]... [--rng] [--no-packed] [--no-event-idx]
- *          [--net tap=NAME[,mac=MAC]]... [--balloon]
+ *          [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
+ *          [--net tap=NAME[,mac=MAC]]... [--balloon] [--no-packed] [--no-event-idx]
  *                                          boots one VM in the foreground, console on stdout;
  *                                          drives become /dev/vda, /dev/vdb, ... in order;
- *                                          NICs eth0, eth1, ... (the tap is created if missing,
- *                                          needs CAP_NET_ADMIN; its address is the caller's job)
+ *                                          uds=PATH: the guest's vsock ports on a Unix socket
+ *                                          (CONNECT PORT), guest connections to host port P
+ *                                          forwarded to PATH_P; NICs are eth0, eth1, ... (the
+ *                                          tap is created if missing, needs CAP_NET_ADMIN; its
+ *                                          address is the caller's job)
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
  */
@@ -41,8 +45,8 @@ public final class Main {
     static final String USAGE = """
             usage: flotilla-vmm host
                    flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
-                          [--drive PATH[,ro][,serial=ID]]... [--rng] [--no-packed] [--no-event-idx]
-                          [--net tap=NAME[,mac=MAC]]... [--balloon]
+                          [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
+                          [--net tap=NAME[,mac=MAC]]... [--balloon] [--no-packed] [--no-event-idx]
             """;
 
     public static void main(String[] args) {
@@ -91,6 +95,7 @@ public final class Main {
         List<NetDeviceConfig> nics = new ArrayList<>();
         boolean rng = false;
         boolean balloon = false;
+        VsockDeviceConfig vsock = null;
         boolean packed = true;
         boolean eventIdx = true;
         while (!a.isEmpty()) {
@@ -114,6 +119,12 @@ public final class Main {
                 case "--memory" -> b.memoryMib(number(option, value));
                 case "--drive" -> drives.add(drive(value));
                 case "--net" -> nics.add(net(value));
+                case "--vsock" -> {
+                    if (vsock != null) {
+                        throw new UsageException("--vsock may be given once (a guest uses one vsock device)");
+                    }
+                    vsock = vsock(value);
+                }
                 default -> throw new UsageException("unknown option " + option);
             }
         }
@@ -128,6 +139,9 @@ public final class Main {
         }
         if (balloon) {
             b.device(BalloonDeviceConfig.defaults().withRings(packed, eventIdx));
+        }
+        if (vsock != null) {
+            b.device(vsock.withRings(packed, eventIdx));
         }
         return b.build();
     }
@@ -170,6 +184,26 @@ public final class Main {
             }
         }
         return BlockDeviceConfig.of(Path.of(parts[0]), readOnly).withSerial(serial);
+    }
+
+    /** CID[,uds=PATH] */
+    static VsockDeviceConfig vsock(String spec) {
+        String[] parts = spec.split(",");
+        long cid;
+        try {
+            cid = Long.parseLong(parts[0]);
+        } catch (NumberFormatException e) {
+            throw new UsageException("--vsock needs a guest CID first, not '%s': --vsock CID[,uds=PATH]".formatted(parts[0]));
+        }
+        VsockDeviceConfig config = VsockDeviceConfig.of(cid);
+        for (int i = 1; i < parts.length; i++) {
+            if (parts[i].startsWith("uds=") && parts[i].length() > "uds=".length()) {
+                config = config.withUnixBridge(Path.of(parts[i].substring("uds=".length())));
+            } else {
+                throw new UsageException("unknown --vsock option '%s' (expected uds=PATH)".formatted(parts[i]));
+            }
+        }
+        return config;
     }
 
     private static int number(String option, String value) {

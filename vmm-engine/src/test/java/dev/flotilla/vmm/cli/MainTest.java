@@ -75,4 +75,29 @@ class MainTest {
         assertEquals(List.of("net", "balloon"), config.devices().stream().map(d -> d.kind()).toList());
         assertTrue(config.devices().stream().noneMatch(d -> d.packedRing()));
     }
+
+    @Test
+    void vsockOption_cidAndUds_giveTheDeviceConfig() {
+        var config = Main.vsock("7,uds=/tmp/v.sock");
+        assertEquals(7, config.guestCid());
+        assertEquals(java.nio.file.Path.of("/tmp/v.sock"), config.unixBridge().orElseThrow());
+    }
+
+    @Test
+    void vmRun_vsockWithoutNumericCid_isAUsageError() {
+        assertEquals(2, run("vm", "run", "--vsock", "uds=/tmp/x"));
+        assertTrue(err.toString().contains("--vsock needs a guest CID first"), err.toString());
+    }
+
+    @Test
+    void vmRun_vsockUnknownSuboption_namesIt() {
+        assertEquals(2, run("vm", "run", "--vsock", "3,path=/tmp/x"));
+        assertTrue(err.toString().contains("unknown --vsock option 'path=/tmp/x'"), err.toString());
+    }
+
+    @Test
+    void vmRun_vsockReservedCid_reportsTheConfigProblem() {
+        assertEquals(2, run("vm", "run", "--kernel", "/nonexistent/vmlinux", "--vsock", "2"));
+        assertTrue(err.toString().contains("guest CID 2 is reserved"), err.toString());
+    }
 }

@@ -30,6 +30,22 @@ public interface DeviceEnvironment {
      */
     void watchReadable(int fd, Runnable task);
 
+    /**
+     * Returns a runnable that, called from any thread, makes the event loop process queue
+     * {@code queueIndex} as a driver notification would (nothing happens until the device is
+     * active). For host-side work arriving at a device, e.g. a host socket write for
+     * virtio-vsock: calls before the loop gets to them coalesce into one pass, and calling it
+     * allocates nothing (in a VM it signals an eventfd the loop watches). Call from {@code create}.
+     */
+    Runnable queueKick(int queueIndex);
+
+    /**
+     * Closes {@code resource} when the device is released with its VM: after the event loop
+     * stopped, before the device itself. For what a device config starts beside its device
+     * (the vsock Unix bridge). Call from {@code create}.
+     */
+    void closeWithDevice(AutoCloseable resource);
+
     /** The clock timers and rate limiters use (System::nanoTime in a VM). */
     long nanoTime();
 }

@@ -41,7 +41,10 @@
  * device's IrqLine is an irqfd (edge on its IOAPIC pin; InterruptStatus/InterruptACK carry what is
  * pending). Blocking device work (virtio-blk file I/O) runs on a 2-thread per-VM executor and
  * comes back through {@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#onLoop}, under the
- * transport's lock; a pass completes every finished request and interrupts once. Each config can
+ * transport's lock; a pass completes every finished request and interrupts once. Host-side work
+ * arriving at a device (virtio-vsock's host sockets) signals a per-device eventfd from
+ * {@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#queueKick}, which the loop turns into
+ * a queue pass; what a config starts beside its device (the vsock Unix bridge) is closed with it. Each config can
  * withhold VIRTIO_F_RING_PACKED / EVENT_IDX so both ring layouts are tested with Linux.
  *
  * <h2>Devices</h2>

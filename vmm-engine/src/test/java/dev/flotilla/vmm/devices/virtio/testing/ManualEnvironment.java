@@ -23,6 +23,7 @@ public final class ManualEnvironment implements DeviceEnvironment {
     private final List<Runnable> timerTasks = new ArrayList<>();
     private long now = 1_000_000_000L;
     private MmioTransport transport;
+    private final List<AutoCloseable> closed = new ArrayList<>();
 
     /** Loop tasks run under this transport's lock, as in a VM. */
     public void attach(MmioTransport t) {
@@ -62,6 +63,21 @@ public final class ManualEnvironment implements DeviceEnvironment {
 
     public int watchedFds() {
         return readableTasks.size();
+    }
+
+    @Override
+    public Runnable queueKick(int queueIndex) {
+        return () -> loop.add(() -> transport.processQueueNotification(queueIndex));
+    }
+
+    @Override
+    public void closeWithDevice(AutoCloseable resource) {
+        closed.add(resource);
+    }
+
+    /** What devices asked to have closed with them, in order. */
+    public List<AutoCloseable> closeWithDevice() {
+        return closed;
     }
 
     @Override

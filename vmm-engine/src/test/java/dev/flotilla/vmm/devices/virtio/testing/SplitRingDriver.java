@@ -178,7 +178,8 @@ public final class SplitRingDriver extends GuestDriver {
         lastUsedIdx = (lastUsedIdx + 1) & 0xffff;
         if (lastUsedId >= 0 && lastUsedId < size) {
             int d = lastUsedId;
-            for (int i = 0; i < chainLength[d]; i++) {
+            int length = chainLength[d]; // read once: d moves along the chain
+            for (int i = 0; i < length; i++) {
                 freeStack[freeTop++] = d;
                 d = nextInChain[d];
             }
