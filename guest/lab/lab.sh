@@ -22,8 +22,9 @@ BUSYBOX="${FLOTILLA_BUSYBOX:-/bin/busybox}"
 QEMU="${FLOTILLA_QEMU:-qemu-system-x86_64}"
 
 # Debian kernel modules the lab init loads, in dependency order (no modprobe, no depmod).
+# tun: /dev/net/tun for the virtio-net suites' taps.
 LAB_MODULES=(irqbypass virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
-  netfs fscache 9pnet 9pnet_virtio 9p kvm ccp kvm-amd overlay)
+  netfs fscache 9pnet 9pnet_virtio 9p kvm ccp kvm-amd overlay tun)
 
 log() { echo "lab: $*" >&2; }
 die() { echo "lab: error: $*" >&2; exit 125; }
@@ -69,13 +70,16 @@ ensure_lab_kernel() {
   local existing
   # Reuse any complete kernel already in the cache: no apt look-up on the hot path.
   existing=$(ls -d "$LAB_CACHE"/kernel/linux-image-*/.complete 2>/dev/null | sort -V | tail -1 || true)
-  if [[ -n "$existing" && -z "${FLOTILLA_LAB_REFRESH:-}" ]]; then
+  # ...unless it was unpacked for another module list (modules.list records it).
+  if [[ -n "$existing" && -z "${FLOTILLA_LAB_REFRESH:-}" ]] &&
+     [[ "$(cat "$(dirname "$existing")/modules.list" 2>/dev/null)" == "${LAB_MODULES[*]}" ]]; then
     LAB_KERNEL_DIR=$(dirname "$existing")
     return 0
   fi
   local pkg; pkg=$(lab_kernel_package)
   LAB_KERNEL_DIR="$LAB_CACHE/kernel/$pkg"
-  [[ -f "$LAB_KERNEL_DIR/.complete" ]] && return 0
+  [[ -f "$LAB_KERNEL_DIR/.complete" && "$(cat "$LAB_KERNEL_DIR/modules.list" 2>/dev/null)" == "${LAB_MODULES[*]}" ]] &&
+    return 0
   local tmp="$LAB_KERNEL_DIR.tmp-$$"
   rm -rf "$tmp"; mkdir -p "$tmp/deb" "$tmp/modules"
   log "fetching $pkg (apt-get download + dpkg-deb -x, not installed)"
@@ -104,6 +108,7 @@ ensure_lab_kernel() {
   done
   rm -rf "$tmp/deb" "$tmp/root"
   echo "$pkg" >"$tmp/package"
+  echo "${LAB_MODULES[*]}" >"$tmp/modules.list"
   touch "$tmp/.complete"
   rm -rf "$LAB_KERNEL_DIR"
   mv -T "$tmp" "$LAB_KERNEL_DIR"

@@ -390,6 +390,21 @@ public final class MicroVm implements AutoCloseable {
     }
 
     /** Nanoseconds from the start request to the guest's boot-timer write, once it happened. */
+    /**
+     * The virtio device {@code name} ("balloon0", "net0"), as {@code type}: the host's handle on
+     * it (e.g. {@code VirtioBalloon.setTargetMiB}). Fails when there is none or it is another kind.
+     */
+    public <T extends dev.flotilla.vmm.devices.virtio.VirtioDevice> T virtioDevice(String name, Class<T> type) {
+        if (virtio == null) {
+            throw new IllegalArgumentException("this VM has no virtio devices");
+        }
+        dev.flotilla.vmm.devices.virtio.VirtioDevice d = virtio.device(name);
+        if (!type.isInstance(d)) {
+            throw new IllegalArgumentException("virtio device %s is a %s, not a %s".formatted(name, d.getClass().getSimpleName(), type.getSimpleName()));
+        }
+        return type.cast(d);
+    }
+
     public OptionalLong bootTimeNanos() {
         return bootTimer == null ? OptionalLong.empty() : bootTimer.bootNanos();
     }
@@ -403,6 +418,11 @@ public final class MicroVm implements AutoCloseable {
     /** The guest's memory (for tests and tools that inspect it); invalid after {@link #close()}. */
     public GuestMemory memory() {
         return ram.memory();
+    }
+
+    /** Bytes of guest RAM resident in host memory now (see {@link GuestRam#residentBytes()}). */
+    public long residentMemoryBytes() {
+        return ram.residentBytes();
     }
 
     /** Console input for the guest; returns how many bytes the UART's FIFO took. */

@@ -142,6 +142,16 @@ final class VirtioDevices implements AutoCloseable {
         throw new IllegalArgumentException("no virtio device named " + name);
     }
 
+    /** The device named {@code name}, for host-side control (a balloon's target, a NIC's counters). */
+    VirtioDevice device(String name) {
+        for (Attached a : attached) {
+            if (a.name().equals(name)) {
+                return a.device();
+            }
+        }
+        throw new IllegalArgumentException("no virtio device named " + name);
+    }
+
     /** The attached devices, in slot order (for {@code MicroVm} to find e.g. its vsock device). */
     List<VirtioDevice> devices() {
         List<VirtioDevice> devices = new ArrayList<>(attached.size());
@@ -202,6 +212,18 @@ final class VirtioDevices implements AutoCloseable {
         @Override
         public void schedule(long delayNanos, Runnable task) {
             loop.schedule(delayNanos, () -> transport.runLocked(task));
+        }
+
+        @Override
+        public void watchReadable(int fd, Runnable task) {
+            // The fd may fire before attach has set the transport (a tap with frames queued):
+            // nothing to do then, the device reads at activation anyway.
+            loop.registerReadable(fd, () -> {
+                MmioTransport t = transport;
+                if (t != null) {
+                    t.runLocked(task);
+                }
+            });
         }
 
         @Override

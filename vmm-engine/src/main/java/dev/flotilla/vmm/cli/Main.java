@@ -5,6 +5,9 @@ import dev.flotilla.vmm.MicroVm;
 import dev.flotilla.vmm.VmConfig;
 import dev.flotilla.vmm.VmException;
 import dev.flotilla.vmm.devices.virtio.blk.BlockDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.balloon.BalloonDeviceConfig;
+import dev.flotilla.vmm.devices.virtio.net.MacAddress;
+import dev.flotilla.vmm.devices.virtio.net.NetDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.vsock.VsockDeviceConfig;
 import dev.flotilla.vmm.bench.BootBench;
@@ -31,12 +34,14 @@ import java.util.Optional;
  *   host                                   prints what kind of KVM this host has
  *   vm run --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
  *          [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
- *          [--no-packed] [--no-event-idx]
+ *          [--net tap=NAME[,mac=MAC]]... [--balloon] [--no-packed] [--no-event-idx]
  *                                          boots one VM in the foreground, console on stdout;
  *                                          drives become /dev/vda, /dev/vdb, ... in order;
  *                                          uds=PATH: the guest's vsock ports on a Unix socket
  *                                          (CONNECT PORT), guest connections to host port P
- *                                          forwarded to PATH_P
+ *                                          forwarded to PATH_P; NICs are eth0, eth1, ... (the
+ *                                          tap is created if missing, needs CAP_NET_ADMIN; its
+ *                                          address is the caller's job)
  *   bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
  *   bench boot --kernel K --initrd I [--runs N] [--vcpus V] [--memory MiB] [--cmdline C] [--json FILE]
  * </pre>
@@ -49,7 +54,7 @@ public final class Main {
             usage: flotilla-vmm host
                    flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
                           [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
-                          [--no-packed] [--no-event-idx]
+                          [--net tap=NAME[,mac=MAC]]... [--balloon] [--no-packed] [--no-event-idx]
                    flotilla-vmm bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
                    flotilla-vmm bench boot --kernel VMLINUX --initrd FILE [--runs N] [--process-runs N]
                                 [--vcpus V] [--memory MiB] [--cmdline TEXT] [--json FILE]
@@ -160,7 +165,9 @@ public final class Main {
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         VmConfig.Builder b = VmConfig.builder().consoleOutput(console).consoleInput(System.in);
         List<BlockDeviceConfig> drives = new ArrayList<>();
+        List<NetDeviceConfig> nics = new ArrayList<>();
         boolean rng = false;
+        boolean balloon = false;
         VsockDeviceConfig vsock = null;
         boolean packed = true;
         boolean eventIdx = true;
@@ -168,6 +175,7 @@ public final class Main {
             String option = a.pop();
             switch (option) {
                 case "--rng" -> { rng = true; continue; }
+                case "--balloon" -> { balloon = true; continue; }
                 case "--no-packed" -> { packed = false; continue; }
                 case "--no-event-idx" -> { eventIdx = false; continue; }
                 default -> { }
@@ -183,6 +191,7 @@ public final class Main {
                 case "--vcpus" -> b.vcpus(number(option, value));
                 case "--memory" -> b.memoryMib(number(option, value));
                 case "--drive" -> drives.add(drive(value));
+                case "--net" -> nics.add(net(value));
                 case "--vsock" -> {
                     if (vsock != null) {
                         throw new UsageException("--vsock may be given once (a guest uses one vsock device)");
@@ -195,13 +204,39 @@ public final class Main {
         for (BlockDeviceConfig d : drives) {
             b.device(d.withRings(packed, eventIdx));
         }
+        for (NetDeviceConfig n : nics) {
+            b.device(n.withRings(packed, eventIdx));
+        }
         if (rng) {
             b.device(new RngDeviceConfig(packed, eventIdx));
+        }
+        if (balloon) {
+            b.device(BalloonDeviceConfig.defaults().withRings(packed, eventIdx));
         }
         if (vsock != null) {
             b.device(vsock.withRings(packed, eventIdx));
         }
         return b.build();
+    }
+
+    /** tap=NAME[,mac=MAC] */
+    static NetDeviceConfig net(String spec) {
+        String tap = null;
+        MacAddress mac = null;
+        for (String part : spec.split(",")) {
+            if (part.startsWith("tap=")) {
+                tap = part.substring("tap=".length());
+            } else if (part.startsWith("mac=")) {
+                mac = MacAddress.parse(part.substring("mac=".length()));
+            } else {
+                throw new UsageException("unknown --net option '%s' (expected tap=NAME or mac=MAC)".formatted(part));
+            }
+        }
+        if (tap == null) {
+            throw new UsageException("--net needs a tap: --net tap=NAME[,mac=MAC]");
+        }
+        NetDeviceConfig config = NetDeviceConfig.of(tap);
+        return mac == null ? config : config.withMac(mac);
     }
 
     /** PATH[,ro][,serial=ID] */

@@ -99,10 +99,34 @@ public final class EventLoop implements AutoCloseable {
         add(source.fd(), token);
     }
 
+    /**
+     * Watches a non-blocking fd the caller owns (a tap) for readability, edge-triggered: the
+     * handler runs when new data arrives and must read until EAGAIN or keep track of what it left
+     * unread (a level-triggered fd left unread would spin the loop). Nothing is drained for it.
+     * The fd must stay open until the loop is closed.
+     */
+    public synchronized void registerReadable(int fd, Runnable handler) {
+        Objects.requireNonNull(handler);
+        if (closed) {
+            throw new IllegalStateException("event loop " + name + " is closed");
+        }
+        int token = handlers.length;
+        EventFd[] s = Arrays.copyOf(sources, token + 1);
+        Runnable[] h = Arrays.copyOf(handlers, token + 1);
+        h[token] = handler;
+        sources = s;
+        handlers = h;
+        add(fd, token, Libc.EPOLLIN | Libc.EPOLLET);
+    }
+
     private void add(int fd, long token) {
+        add(fd, token, Libc.EPOLLIN);
+    }
+
+    private void add(int fd, long token, int events) {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment ev = call.allocate(EpollEvent.LAYOUT);
-            EpollEvent.set(ev, Libc.EPOLLIN, token);
+            EpollEvent.set(ev, events, token);
             Libc.epollCtl(epollFd, Libc.EPOLL_CTL_ADD, fd, ev);
         }
     }
@@ -151,7 +175,10 @@ public final class EventLoop implements AutoCloseable {
                     if (token == WAKE_TOKEN) {
                         wake.drain();
                     } else {
-                        s[(int) token].drain();
+                        EventFd source = s[(int) token];
+                        if (source != null) {
+                            source.drain();
+                        }
                         runSafely(h[(int) token]);
                     }
                 }

@@ -60,6 +60,30 @@ public final class GuestRam implements AutoCloseable {
         return memory;
     }
 
+    /**
+     * Bytes of guest RAM resident in host memory now (mincore(2) over every region): what the
+     * guest costs the host, which a balloon or free page reporting brings down.
+     */
+    public synchronized long residentBytes() {
+        if (closed) {
+            throw new IllegalStateException("guest RAM is closed");
+        }
+        long resident = 0;
+        for (MemoryRegion r : regions) {
+            long pages = (r.segment().byteSize() + 4095) / 4096;
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                java.lang.foreign.MemorySegment vector = arena.allocate(pages);
+                Libc.mincore(r.segment(), vector);
+                for (long i = 0; i < pages; i++) {
+                    if ((vector.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) & 1) != 0) {
+                        resident += 4096;
+                    }
+                }
+            }
+        }
+        return resident;
+    }
+
     @Override
     public synchronized void close() {
         if (closed) {

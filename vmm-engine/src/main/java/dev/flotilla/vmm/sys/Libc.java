@@ -44,6 +44,9 @@ public final class Libc {
     public static final int EPOLL_CTL_DEL = 2;
     public static final int EPOLL_CTL_MOD = 3;
     public static final int EPOLLIN = 1;
+    /** Edge-triggered: report readiness once per change, so a source left unread does not spin the loop. */
+    public static final int EPOLLET = 0x80000000;
+    public static final int O_NONBLOCK = 0x800;
     /** fallocate(2) modes (linux/falloc.h). */
     public static final int FALLOC_FL_KEEP_SIZE = 0x01;
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -101,6 +104,12 @@ public final class Libc {
     }
     private static final class FallocateCall {
         static final MethodHandle H = link("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), true);
+    }
+    private static final class WritevCall {
+        static final MethodHandle H = link("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), true);
+    }
+    private static final class MincoreCall {
+        static final MethodHandle H = link("mincore", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), true);
     }
     private static final class StrerrorCall {
         static final MethodHandle H = link("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT), false);
@@ -330,6 +339,36 @@ public final class Libc {
             return n < 0 ? -errno(capture) : n;
         } catch (Throwable t) {
             throw unexpected("write", t);
+        }
+    }
+
+    /**
+     * {@code writev(2)} of {@code count} {@link Iovec} entries from {@code iovecs}; returns bytes
+     * written, or minus errno. Allocates nothing (the iovec array is the caller's, reused).
+     */
+    public static long writevOrErrno(int fd, MemorySegment iovecs, int count) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            long n = (long) WritevCall.H.invokeExact(capture, fd, iovecs, count);
+            return n < 0 ? -errno(capture) : n;
+        } catch (Throwable t) {
+            throw unexpected("writev", t);
+        }
+    }
+
+    /**
+     * {@code mincore(2)}: one byte per page of {@code range} (page-aligned) into {@code vector},
+     * bit 0 set when the page is resident in host RAM.
+     */
+    public static void mincore(MemorySegment range, MemorySegment vector) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            int rc = (int) MincoreCall.H.invokeExact(capture, range, range.byteSize(), vector);
+            if (rc < 0) {
+                throw new SyscallException("mincore(" + range.byteSize() + " bytes)", errno(capture));
+            }
+        } catch (Throwable t) {
+            throw unexpected("mincore", t);
         }
     }
 

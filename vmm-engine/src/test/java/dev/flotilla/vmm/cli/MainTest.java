@@ -49,6 +49,34 @@ class MainTest {
     }
 
     @Test
+    void net_tapAndMac_parsed() {
+        var config = Main.net("tap=tap7,mac=02:00:00:00:00:07");
+        assertEquals("tap7", config.tap());
+        assertEquals("02:00:00:00:00:07", config.mac().toString());
+    }
+
+    @Test
+    void vmRun_netWithoutTap_isAUsageError() {
+        assertEquals(2, run("vm", "run", "--net", "mac=02:00:00:00:00:07"));
+        assertTrue(err.toString().contains("--net needs a tap"), err.toString());
+    }
+
+    @Test
+    void vmRun_netWithMulticastMac_refused() {
+        assertEquals(2, run("vm", "run", "--net", "tap=t0,mac=01:00:5e:00:00:01"));
+        assertTrue(err.toString().contains("multicast"), err.toString());
+    }
+
+    @Test
+    void vmRun_balloonAndNet_devicesInOrder() throws Exception {
+        java.nio.file.Path kernel = java.nio.file.Files.createTempFile("kernel", "");
+        kernel.toFile().deleteOnExit();
+        var config = Main.parseRun(new java.util.ArrayDeque<>(List.of("--kernel", kernel.toString(), "--net", "tap=t0", "--balloon", "--no-packed")));
+        assertEquals(List.of("net", "balloon"), config.devices().stream().map(d -> d.kind()).toList());
+        assertTrue(config.devices().stream().noneMatch(d -> d.packedRing()));
+    }
+
+    @Test
     void vsockOption_cidAndUds_giveTheDeviceConfig() {
         var config = Main.vsock("7,uds=/tmp/v.sock");
         assertEquals(7, config.guestCid());

@@ -23,6 +23,14 @@ public interface DeviceEnvironment {
     void schedule(long delayNanos, Runnable task);
 
     /**
+     * Runs {@code task} on the event loop, under the transport's lock, whenever the non-blocking
+     * fd {@code fd} (a tap the device's backend owns) becomes readable. Edge-triggered: the task
+     * reads until EAGAIN or resumes by itself (a queue kick, a timer). The fd must stay open until
+     * the VM's devices are closed.
+     */
+    void watchReadable(int fd, Runnable task);
+
+    /**
      * Returns a runnable that, called from any thread, makes the event loop process queue
      * {@code queueIndex} as a driver notification would (nothing happens until the device is
      * active). For host-side work arriving at a device, e.g. a host socket write for

@@ -7,7 +7,7 @@
  *   vCPU MMIO exit ──► mmio.MmioTransport (BusDevice)      registers, feature negotiation, status
  *   event loop ─────►        │  processQueueNotification(i)   state machine, interrupt status
  *   (ioeventfd)              ▼
- *                     VirtioDevice (rng.VirtioRng, ...)     request semantics; owns no threads or fds
+ *                     VirtioDevice (rng, blk, net, balloon) request semantics; owns no threads or fds
  *                            │ pop / pushUsed / finishBatch
  *                            ▼
  *                     queue.Virtqueue (Split | Packed)      ring parsing and validation, used-ring
@@ -47,6 +47,20 @@
  * a queue pass; what a config starts beside its device (the vsock Unix bridge) is closed with it. Each config can
  * withhold VIRTIO_F_RING_PACKED / EVENT_IDX so both ring layouts are tested with Linux.
  *
+ * <h2>Devices</h2>
+ * <ul>
+ *   <li>{@code rng} (4): entropy. {@code blk} (2): raw image files, I/O on the executor.</li>
+ *   <li>{@code net} (1): a host tap (opened by {@code net.TapBackend}, which owns the fd; the
+ *       device reads and writes it through {@code net.NetBackend}). The tap fd is watched
+ *       edge-triggered on the event loop ({@code DeviceEnvironment.watchReadable}); received frames
+ *       wait in one reused buffer while the guest has no receive buffers, transmitted frames go out
+ *       with one writev straight from guest memory behind a validated header copy. Mergeable
+ *       receive buffers, checksum and TSO offloads both ways (TUNSETOFFLOAD follows the guest).</li>
+ *   <li>{@code balloon} (5): inflate/deflate, stats and free page reporting queues; released pages
+ *       are madvise(MADV_DONTNEED)-ed, so the VM's resident memory shrinks
+ *       ({@code GuestRam.residentBytes}). The host drives it through {@code MicroVm.virtioDevice}.</li>
+ * </ul>
+ *
  * <h2>Threat model</h2>
  * The guest kernel is hostile: it controls every byte of its RAM, including the rings, and every
  * register write. Goals: no JVM crash, no host memory outside the guest's touched, bounded work
@@ -76,6 +90,15 @@
  *       <td>Work per kick is bounded by the ring size; every guest-triggered message goes through
  *       {@link dev.flotilla.vmm.devices.virtio.RateLimitedLog}; rejections are counted in
  *       {@link dev.flotilla.vmm.devices.virtio.queue.QueueMetrics} instead.</td></tr>
+ *   <tr><td>Network frames: header-only or oversized chains (over 64 KiB + header), offloads or
+ *       num_buffers the driver may not use, a header rewritten after the check</td>
+ *       <td>Named {@code net.NetRejection}s, counted; the header is copied once, checked, and the
+ *       copy (not guest memory) goes to the tap; a guest posting only tiny receive buffers gets its
+ *       frame dropped, bounded by the ring size.</td></tr>
+ *   <tr><td>Balloon page numbers outside RAM, huge PFN lists, unaligned reported ranges</td>
+ *       <td>Each PFN checked against guest RAM (skipped and counted if outside), at most
+ *       {@code PfnRanges.MAX_PFNS_PER_REQUEST} per request, reports trimmed to whole pages: no
+ *       madvise ever reaches host memory outside the guest's mapping.</td></tr>
  *   <tr><td>Register abuse: wrong widths, out-of-order status, features not offered, legacy drivers</td>
  *       <td>Non-32-bit control accesses ignored; status steps enforced in order; FEATURES_OK refused
  *       without VIRTIO_F_VERSION_1 or with unoffered bits; queue registers only between

@@ -46,6 +46,25 @@ public final class ManualEnvironment implements DeviceEnvironment {
         timerTasks.add(() -> transport.runLocked(task));
     }
 
+    private final List<Runnable> readableTasks = new ArrayList<>();
+
+    @Override
+    public void watchReadable(int fd, Runnable task) {
+        readableTasks.add(() -> transport.runLocked(task));
+    }
+
+    /** As the event loop does when a watched fd becomes readable: runs every readable task, then what they caused. */
+    public void fireReadable() {
+        for (Runnable r : readableTasks) {
+            r.run();
+        }
+        runAll();
+    }
+
+    public int watchedFds() {
+        return readableTasks.size();
+    }
+
     @Override
     public Runnable queueKick(int queueIndex) {
         return () -> loop.add(() -> transport.processQueueNotification(queueIndex));
