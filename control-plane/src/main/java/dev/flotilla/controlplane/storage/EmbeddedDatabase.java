@@ -1,0 +1,94 @@
+package dev.flotilla.controlplane.storage;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.jboss.logging.Logger;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real PostgreSQL server (binaries shipped in a Maven artifact) that the control plane starts for itself when no
+ * external database is configured. Its cluster lives under {@code <data dir>/postgres} and survives restarts.
+ */
+public final class EmbeddedDatabase implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(EmbeddedDatabase.class);
+    /** Counted down when the application has stopped using the database, so the shutdown hook stops it last. */
+    public static final CountDownLatch APPLICATION_STOPPED = new CountDownLatch(1);
+
+    private final EmbeddedPostgres postgres;
+    private final Path clusterDirectory;
+
+    private EmbeddedDatabase(EmbeddedPostgres postgres, Path clusterDirectory) {
+        this.postgres = postgres;
+        this.clusterDirectory = clusterDirectory;
+    }
+
+    /**
+     * Starts PostgreSQL on the cluster under {@code dataDirectory}, creating the cluster on first use.
+     *
+     * @param port TCP port on 127.0.0.1, or 0 for any free port
+     * @param fresh wipe an existing cluster first (tests, benchmarks)
+     */
+    public static EmbeddedDatabase start(Path dataDirectory, int port, boolean fresh) {
+        Path cluster = dataDirectory.resolve("postgres");
+        try {
+            Files.createDirectories(dataDirectory);
+            long started = System.nanoTime();
+            EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
+                    .setDataDirectory(cluster)
+                    .setCleanDataDirectory(fresh)
+                    .setOverrideWorkingDirectory(dataDirectory.resolve("pg-binaries").toFile())
+                    .setServerConfig("max_connections", "200")
+                    .setServerConfig("shared_buffers", "128MB")
+                    .setPGStartupWait(java.time.Duration.ofSeconds(60));
+            if (port > 0) {
+                builder.setPort(port);
+            }
+            EmbeddedPostgres postgres = builder.start();
+            LOG.infof("embedded PostgreSQL started on port %d with data in %s (%d ms)", postgres.getPort(), cluster,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            return new EmbeddedDatabase(postgres, cluster);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not start the embedded PostgreSQL with data in " + cluster
+                    + " (set quarkus.datasource.jdbc.url to use an external database instead)", e);
+        }
+    }
+
+    public String jdbcUrl() {
+        return postgres.getJdbcUrl("postgres", "postgres");
+    }
+
+    public String username() {
+        return "postgres";
+    }
+
+    public Path clusterDirectory() {
+        return clusterDirectory;
+    }
+
+    /** Stops the server when the JVM exits, after the application has released it (or after 10 s). */
+    public EmbeddedDatabase stopOnExit() {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                APPLICATION_STOPPED.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            close();
+        }, "embedded-postgres-stop"));
+        return this;
+    }
+
+    @Override
+    public void close() {
+        try {
+            postgres.close();
+        } catch (IOException e) {
+            LOG.warnf(e, "stopping the embedded PostgreSQL with data in %s failed", clusterDirectory);
+        }
+    }
+}
