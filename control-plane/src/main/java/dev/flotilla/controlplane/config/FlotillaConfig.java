@@ -16,6 +16,8 @@ public interface FlotillaConfig {
     @WithDefault("${user.home}/.local/share/flotilla/control-plane")
     String dataDir();
 
+    EmbeddedPostgres embeddedPostgres();
+
     Auth auth();
 
     Nodes nodes();
@@ -25,6 +27,17 @@ public interface FlotillaConfig {
     Reconciler reconciler();
 
     Kubernetes kubernetes();
+
+    /** Read by ControlPlaneMain before Quarkus starts, only when no JDBC URL is configured. */
+    interface EmbeddedPostgres {
+        /** TCP port on 127.0.0.1 (0 = any free port). */
+        @WithDefault("0")
+        int port();
+
+        /** Wipe the cluster before starting (benchmarks). */
+        @WithDefault("false")
+        boolean fresh();
+    }
 
     interface Auth {
         /** Token node agents present to register. Unset: one is generated into {@code <data-dir>/join-token}. */

@@ -1,6 +1,18 @@
 package dev.flotilla.controlplane.node;
 
 import dev.flotilla.controlplane.api.ApiException;
+import dev.flotilla.contract.v1.ContractVersion;
+import dev.flotilla.contract.v1.Heartbeat;
+import dev.flotilla.contract.v1.HeartbeatAck;
+import dev.flotilla.contract.v1.NodeRegistration;
+import dev.flotilla.contract.v1.NodeRegistrationAccepted;
+import dev.flotilla.controlplane.auth.BearerAuthFilter;
+import dev.flotilla.controlplane.auth.Caller;
+import dev.flotilla.controlplane.config.FlotillaConfig;
+import jakarta.validation.constraints.NotNull;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.container.ContainerRequestContext;
+import jakarta.ws.rs.core.Context;
 import dev.flotilla.controlplane.api.Labels;
 import dev.flotilla.controlplane.api.Page;
 import dev.flotilla.controlplane.auth.Requires;
@@ -29,6 +41,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+/**
+ * Nodes: read, cordon, drain for users; registration and heartbeats for node agents (paths in
+ * {@link dev.flotilla.contract.v1.ControlPlanePaths}).
+ */
 @Path("/api/v1/nodes")
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "nodes")
@@ -44,6 +60,8 @@ public class NodeResource {
     EntityManager entityManager;
     @Inject
     ObjectMapper json;
+    @Inject
+    FlotillaConfig config;
 
     @GET
     @Operation(summary = "List nodes by name, filtered by labels (all must match) and state (READY, UNHEALTHY)")
@@ -131,5 +149,50 @@ public class NodeResource {
             // reported below
         }
         throw ApiException.badRequest("cursor", "is not a cursor returned by this API");
+    }
+
+    // --- The node-agent side of the contract (dev.flotilla.contract.v1.ControlPlanePaths) ---
+
+    @POST
+    @Path("/register")
+    @Requires(Scope.NODE_REGISTER)
+    @Operation(summary = "Register a node (join token); a known name re-attaches to its existing record")
+    public NodeRegistrationAccepted register(@NotNull NodeRegistration registration,
+                                             @HeaderParam(ContractVersion.HEADER) String version) {
+        checkVersion(version);
+        NodeService.Registered registered = nodes.register(registration);
+        placement.nodeChanged(registered.node().id);
+        return new NodeRegistrationAccepted(registered.node().id.toString(), registered.token(),
+                (int) config.nodes().heartbeatInterval().toSeconds(), (int) config.nodes().heartbeatTimeout().toSeconds(),
+                ContractVersion.CURRENT);
+    }
+
+    @POST
+    @Path("/{nodeId}/heartbeat")
+    @Requires(Scope.NODE)
+    @Operation(summary = "A node's periodic report (node token of that node only)")
+    public HeartbeatAck heartbeat(@PathParam("nodeId") UUID nodeId, @NotNull Heartbeat heartbeat,
+                                  @HeaderParam(ContractVersion.HEADER) String version, @Context ContainerRequestContext request) {
+        checkVersion(version);
+        Caller caller = (Caller) request.getProperty(BearerAuthFilter.CALLER_PROPERTY);
+        if (!nodeId.equals(caller.nodeId())) {
+            throw new ApiException(403, "Forbidden", "a node token may only send heartbeats for its own node");
+        }
+        NodeService.HeartbeatOutcome outcome = nodes.heartbeat(nodeId, heartbeat);
+        if (outcome.changed()) {
+            placement.nodeChanged(nodeId);
+        }
+        for (String orphan : outcome.orphans()) {
+            reconciler.removeOrphan(outcome.node(), orphan);
+        }
+        return new HeartbeatAck((int) config.nodes().heartbeatInterval().toSeconds(), outcome.node().state,
+                outcome.node().cordoned);
+    }
+
+    private static void checkVersion(String version) {
+        if (version != null && !version.equals(ContractVersion.CURRENT)) {
+            throw new ApiException(400, "Bad Request", "this control plane speaks contract " + ContractVersion.CURRENT
+                    + " but the agent sent " + ContractVersion.HEADER + ": " + version);
+        }
     }
 }
