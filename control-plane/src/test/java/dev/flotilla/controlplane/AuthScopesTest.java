@@ -84,7 +84,7 @@ class AuthScopesTest {
     }
 
     private static FakeNodeAgent agent(String name) throws Exception {
-        return new FakeNodeAgent(name + "-" + UUID.randomUUID().toString().substring(0, 6), Api.baseUrl(),
-                new NodeCapacity(2, 1024, 4), Map.of(), List.of());
+        return FakeNodeAgent.isolated(name + "-" + UUID.randomUUID().toString().substring(0, 6), Api.baseUrl(),
+                new NodeCapacity(2, 1024, 4), Map.of());
     }
 }

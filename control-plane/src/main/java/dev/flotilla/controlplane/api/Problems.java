@@ -61,15 +61,36 @@ public class Problems {
                 List.of(new FieldError(field, message)));
     }
 
+    @ServerExceptionMapper(priority = 1)
+    public Response mismatched(MismatchedInputException e) {
+        return json(e);
+    }
+
+    @ServerExceptionMapper(priority = 1)
+    public Response unparsable(com.fasterxml.jackson.core.JsonParseException e) {
+        return json(e);
+    }
+
     @ServerExceptionMapper
     public Response web(WebApplicationException e) {
+        if (e.getCause() instanceof JsonProcessingException cause) {
+            return json(cause);
+        }
         int status = e.getResponse().getStatus();
         String title = e.getResponse().getStatusInfo().getReasonPhrase();
         return response(status, title, e.getMessage(), null);
     }
 
     @ServerExceptionMapper
+    public Response concurrentChange(jakarta.persistence.OptimisticLockException e) {
+        return response(409, "Conflict", "the resource was changed concurrently; read it again and retry", null);
+    }
+
+    @ServerExceptionMapper
     public Response unexpected(RuntimeException e) {
+        if (e.getCause() instanceof jakarta.persistence.OptimisticLockException cause) {
+            return concurrentChange(cause);
+        }
         LOG.error("request failed unexpectedly", e);
         return response(500, "Internal Server Error", "the control plane failed to handle the request: " + e.getMessage(), null);
     }

@@ -135,7 +135,9 @@ public class NodeService {
         }
         metrics.nodeReported(nodeId, reports);
         Map<String, SandboxEntity> placed = new HashMap<>();
-        for (SandboxEntity sandbox : SandboxEntity.<SandboxEntity>list("nodeId", nodeId)) {
+        // Locked: the reconciler records agent answers on the same rows concurrently.
+        for (SandboxEntity sandbox : SandboxEntity.<SandboxEntity>find("nodeId = ?1 order by id", nodeId)
+                .withLock(LockModeType.PESSIMISTIC_WRITE).list()) {
             placed.put(sandbox.id.toString(), sandbox);
         }
         List<String> orphans = new ArrayList<>();

@@ -29,12 +29,14 @@ import jakarta.ws.rs.core.Response;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
-import java.net.URI;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 @Path("/api/v1/sandboxes")
@@ -58,7 +60,10 @@ public class SandboxResource {
         SandboxSpec normalized = spec.normalized();
         UUID id = UUID.randomUUID();
         Instant created = Instant.now();
-        return placement.placeNew(id, normalized).thenApply(outcome -> {
+        // Answer on the request's own Vert.x context: the placement thread has no request context.
+        Context context = Vertx.currentContext();
+        CompletableFuture<Response> response = new CompletableFuture<>();
+        placement.placeNew(id, normalized).thenApply(outcome -> {
             String node = null;
             String observed = SandboxStates.PENDING;
             String message = null;
@@ -78,8 +83,23 @@ public class SandboxResource {
                     normalized.vcpus(), normalized.memoryMiB(), normalized.labels(), normalized.nodeSelector(),
                     normalized.tolerations(), normalized.antiAffinity(), normalized.restartPolicy(), SandboxStates.RUNNING,
                     observed, node, message, 1, 0, null, created, placedAt);
-            return Response.created(URI.create("/api/v1/sandboxes/" + id)).entity(view).build();
+            return Response.status(201).header("Location", "/api/v1/sandboxes/" + id).entity(view).build();
+        }).whenComplete((result, failure) -> {
+            Runnable complete = () -> {
+                if (failure != null) {
+                    response.completeExceptionally(failure instanceof java.util.concurrent.CompletionException
+                            && failure.getCause() != null ? failure.getCause() : failure);
+                } else {
+                    response.complete(result);
+                }
+            };
+            if (context != null) {
+                context.runOnContext(ignored -> complete.run());
+            } else {
+                complete.run();
+            }
         });
+        return response;
     }
 
     @GET

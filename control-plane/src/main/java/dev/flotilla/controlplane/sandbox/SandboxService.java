@@ -6,6 +6,7 @@ import dev.flotilla.controlplane.placement.PlacementEngine;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import jakarta.persistence.EntityManager;
+import jakarta.persistence.LockModeType;
 import jakarta.transaction.Transactional;
 
 import java.time.Instant;
@@ -23,11 +24,20 @@ public class SandboxService {
 
     /** Finds a sandbox by id or by name. */
     public SandboxEntity find(String reference) {
+        return find(reference, LockModeType.NONE);
+    }
+
+    /** Finds and row-locks a sandbox for a change (heartbeats and the reconciler change the same rows). */
+    private SandboxEntity findForUpdate(String reference) {
+        return find(reference, LockModeType.PESSIMISTIC_WRITE);
+    }
+
+    private SandboxEntity find(String reference, LockModeType lock) {
         SandboxEntity sandbox = null;
         try {
-            sandbox = SandboxEntity.findById(UUID.fromString(reference));
+            sandbox = SandboxEntity.find("id", UUID.fromString(reference)).withLock(lock).firstResult();
         } catch (IllegalArgumentException notAnId) {
-            sandbox = SandboxEntity.find("name", reference).firstResult();
+            sandbox = SandboxEntity.find("name", reference).withLock(lock).firstResult();
         }
         if (sandbox == null) {
             throw ApiException.notFound("sandbox '" + reference + "'");
@@ -37,7 +47,7 @@ public class SandboxService {
 
     @Transactional
     public SandboxEntity stop(String reference) {
-        SandboxEntity sandbox = find(reference);
+        SandboxEntity sandbox = findForUpdate(reference);
         requireNotDeleted(sandbox);
         if (SandboxStates.STOPPED.equals(sandbox.desiredState)) {
             return sandbox;
@@ -56,7 +66,7 @@ public class SandboxService {
 
     @Transactional
     public SandboxEntity start(String reference) {
-        SandboxEntity sandbox = find(reference);
+        SandboxEntity sandbox = findForUpdate(reference);
         requireNotDeleted(sandbox);
         boolean wasRunning = SandboxStates.RUNNING.equals(sandbox.desiredState)
                 && !SandboxStates.FAILED.equals(sandbox.observedState);
@@ -78,7 +88,7 @@ public class SandboxService {
     /** Deletes at once when the sandbox is on no node; otherwise marks it for the reconciler to remove from its node. */
     @Transactional
     public SandboxEntity delete(String reference) {
-        SandboxEntity sandbox = find(reference);
+        SandboxEntity sandbox = findForUpdate(reference);
         if (sandbox.nodeId == null) {
             SandboxEventEntity.record(sandbox.id, "Deleted", null, "deleted (it was on no node)");
             sandbox.delete();
@@ -105,7 +115,8 @@ public class SandboxService {
     @Transactional
     public List<UUID> evict(NodeEntity node, String why) {
         List<UUID> toPlace = new ArrayList<>();
-        List<SandboxEntity> sandboxes = SandboxEntity.list("nodeId", node.id);
+        List<SandboxEntity> sandboxes = SandboxEntity.<SandboxEntity>find("nodeId = ?1 order by id", node.id)
+                .withLock(LockModeType.PESSIMISTIC_WRITE).list();
         for (SandboxEntity sandbox : sandboxes) {
             release(node.id, sandbox);
             sandbox.nodeId = null;

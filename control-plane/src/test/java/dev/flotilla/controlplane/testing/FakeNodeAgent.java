@@ -83,6 +83,27 @@ public final class FakeNodeAgent implements AutoCloseable {
         }, 200, 300, TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * An agent whose node carries a taint of its own, so only sandboxes with {@link #toleration()} land there:
+     * tests sharing one database do not place into each other's nodes.
+     */
+    public static FakeNodeAgent isolated(String name, String controlPlane, NodeCapacity capacity, Map<String, String> labels)
+            throws IOException {
+        return new FakeNodeAgent(name, controlPlane, capacity, labels,
+                List.of(new Taint(DEDICATED, name, dev.flotilla.contract.v1.TaintEffect.NO_SCHEDULE)));
+    }
+
+    public static final String DEDICATED = "flotilla.test/dedicated";
+
+    /** A toleration (API form) for the taint of an {@link #isolated} agent named {@code name}. */
+    public static Map<String, Object> toleration(String name) {
+        return Map.of("key", DEDICATED, "operator", "Equal", "value", name, "effect", "NoSchedule");
+    }
+
+    public String name() {
+        return name;
+    }
+
     public String endpoint() {
         return "http://127.0.0.1:" + server.getAddress().getPort();
     }
