@@ -42,10 +42,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * placements per second and latency percentiles of the create requests, which return once placement is committed.
  * The reconciler is off: there are no node agents behind the simulated nodes, so only placement is measured.
  *
- * <p>Options: {@code --nodes N} (10000), {@code --sandboxes N} (100000), {@code --concurrency N} (64),
+ * <p>Options: {@code --nodes N} (10000), {@code --sandboxes N} (100000), {@code --concurrency N} (256),
  * {@code --json FILE}.
  */
 @Singleton
+@io.quarkus.arc.Unremovable
 public class SchedulerBench {
     private static final String ADMIN_TOKEN = Long.toHexString(Double.doubleToLongBits(Math.random())) + "-bench-admin";
     private static final String JOIN_TOKEN = Long.toHexString(Double.doubleToLongBits(Math.random())) + "-bench-join";
@@ -84,7 +85,7 @@ public class SchedulerBench {
         }
         int nodes = 10_000;
         int sandboxes = 100_000;
-        int concurrency = 64;
+        int concurrency = 256;
         Path jsonFile = null;
         for (int i = 2; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
@@ -161,6 +162,7 @@ public class SchedulerBench {
         System.out.printf("bench scheduler: %.0f placements/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
                 rate, p50, p99, max);
         System.out.println("bench scheduler: capacity check: " + capacityCheck);
+        System.out.println("bench scheduler: placement path: " + placement.statistics());
         if (jsonFile != null) {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("benchmark", "scheduler");
@@ -176,6 +178,7 @@ public class SchedulerBench {
             result.put("latencyMaxMillis", max);
             result.put("nodeRegistrationSeconds", registrationSeconds);
             result.put("capacityCheck", capacityCheck);
+            result.put("placementPath", placement.statistics());
             result.put("cores", Runtime.getRuntime().availableProcessors());
             Files.writeString(jsonFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(result) + "\n");
             System.out.println("bench scheduler: wrote " + jsonFile);

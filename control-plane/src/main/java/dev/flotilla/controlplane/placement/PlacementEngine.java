@@ -86,6 +86,8 @@ public class PlacementEngine {
     private int cursor;
     private long lastFullReload;
     private Timer latency;
+    private Timer scheduling;
+    private Timer transactions;
     private DistributionSummary batchSizes;
 
     void onStart(@Observes @Priority(10) StartupEvent event) {
@@ -96,6 +98,9 @@ public class PlacementEngine {
         latency = Timer.builder("flotilla.placement.latency").description("Queue entry to committed placement decision")
                 .publishPercentiles(0.5, 0.9, 0.99).register(registry);
         batchSizes = DistributionSummary.builder("flotilla.placement.batch.size").register(registry);
+        scheduling = Timer.builder("flotilla.placement.batch.scheduling").description("Scheduler run per batch").register(registry);
+        transactions = Timer.builder("flotilla.placement.batch.transaction").description("Database transaction per batch")
+                .register(registry);
         running = true;
         queue.add(FULL_RELOAD);
         thread = Thread.ofPlatform().name("flotilla-placement").daemon(true).start(this::loop);
@@ -140,6 +145,13 @@ public class PlacementEngine {
     /** A node row changed (registration, state, cordon, capacity, released allocation): refresh it before placing. */
     public void nodeChanged(UUID nodeId) {
         queue.add(nodeId);
+    }
+
+    /** Counters for the benchmark report: batches, mean batch size, mean scheduling and transaction milliseconds. */
+    public String statistics() {
+        return String.format("%d batches, mean size %.1f, scheduling %.2f ms, transaction %.2f ms per batch",
+                batchSizes.count(), batchSizes.mean(), scheduling.mean(TimeUnit.MILLISECONDS),
+                transactions.mean(TimeUnit.MILLISECONDS));
     }
 
     public int queued() {
@@ -226,8 +238,11 @@ public class PlacementEngine {
         for (PlacementJob job : jobs) {
             requests.add(job.request());
         }
+        long scheduleStart = System.nanoTime();
         SchedulingResult result = Scheduler.schedule(new FleetSnapshot(cache.nodes(), cursor), requests, policy);
         cursor = result.nextCursor();
+        long transactionStart = System.nanoTime();
+        scheduling.record(transactionStart - scheduleStart, TimeUnit.NANOSECONDS);
 
         Map<UUID, PlacementOutcome> outcomes = new HashMap<>();
         List<PlacementJob> retries = new ArrayList<>();
@@ -302,6 +317,7 @@ public class PlacementEngine {
                 insertEvents(connection, jobs, alive, accepted, acceptedNodes, changedReasons, now);
                 connection.commit();
                 committed = true;
+                transactions.record(System.nanoTime() - transactionStart, TimeUnit.NANOSECONDS);
 
                 for (PlacementJob job : accepted) {
                     NodeInfo node = acceptedNodes.get(job.request().id());
