@@ -60,6 +60,8 @@ public class Reconciler {
     AgentClient agents;
     @Inject
     EntityManager entityManager;
+    @Inject
+    dev.flotilla.controlplane.metrics.FleetMetrics metrics;
 
     private ExecutorService workers;
     private final Set<UUID> inFlight = ConcurrentHashMap.newKeySet();
@@ -229,6 +231,7 @@ public class Reconciler {
                 sandbox.message = status == null ? null : status.message();
                 if (status != null && status.bootTimeMillis() != null && sandbox.bootTimeMs == null) {
                     sandbox.bootTimeMs = status.bootTimeMillis();
+                    metrics.bootTime(status.bootTimeMillis());
                 }
                 SandboxEventEntity.record(sandbox.id, "Launched", work.nodeName(), "node agent on " + work.nodeName()
                         + " runs generation " + work.generation() + " (" + state + ")");
