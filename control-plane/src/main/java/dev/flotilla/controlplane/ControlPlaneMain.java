@@ -31,8 +31,9 @@ public class ControlPlaneMain implements QuarkusApplication {
                     System.getProperty("user.home") + "/.local/share/flotilla/control-plane"));
             int port = Integer.parseInt(setting("flotilla.embedded-postgres.port", "0"));
             boolean fresh = Boolean.parseBoolean(setting("flotilla.embedded-postgres.fresh", "false"));
+            boolean durable = Boolean.parseBoolean(setting("flotilla.embedded-postgres.durable", "true"));
             Files.createDirectories(dataDirectory);
-            EmbeddedDatabase database = EmbeddedDatabase.start(dataDirectory, port, fresh).stopOnExit();
+            EmbeddedDatabase database = EmbeddedDatabase.start(dataDirectory, port, fresh, durable).stopOnExit();
             System.setProperty("quarkus.datasource.jdbc.url", database.jdbcUrl());
             System.setProperty("quarkus.datasource.username", database.username());
         }

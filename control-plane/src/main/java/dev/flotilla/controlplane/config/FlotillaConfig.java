@@ -37,6 +37,10 @@ public interface FlotillaConfig {
         /** Wipe the cluster before starting (benchmarks). */
         @WithDefault("false")
         boolean fresh();
+
+        /** fsync and synchronous_commit on; off only for throwaway clusters. */
+        @WithDefault("true")
+        boolean durable();
     }
 
     interface Auth {

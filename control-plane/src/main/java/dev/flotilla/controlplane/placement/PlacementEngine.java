@@ -255,24 +255,16 @@ public class PlacementEngine {
         try (Connection connection = dataSource.getConnection()) {
             connection.setAutoCommit(false);
             try {
-                Set<UUID> alive = new HashSet<>();
-                List<PlacementJob> newJobs = jobs.stream().filter(PlacementJob::isNew).toList();
                 List<PlacementJob> storedJobs = jobs.stream().filter(job -> !job.isNew()).toList();
-                alive.addAll(insertNew(connection, newJobs, now));
-                alive.addAll(lockStored(connection, storedJobs));
-                for (PlacementJob job : jobs) {
-                    if (!alive.contains(job.request().id())) {
-                        outcomes.put(job.request().id(), job.isNew()
-                                ? new PlacementOutcome.NameTaken(job.request().name()) : new PlacementOutcome.Skipped());
-                    }
-                }
+                Set<UUID> storedAlive = lockStored(connection, storedJobs);
 
-                // Group the scheduler's choices by node, in batch order.
+                // The scheduler's choices grouped by node, in batch order; reasons for the rest.
                 Map<UUID, List<PlacementJob>> byNode = new LinkedHashMap<>();
                 Map<UUID, String> unschedulable = new LinkedHashMap<>();
                 for (int i = 0; i < jobs.size(); i++) {
                     PlacementJob job = jobs.get(i);
-                    if (!alive.contains(job.request().id())) {
+                    if (!job.isNew() && !storedAlive.contains(job.request().id())) {
+                        outcomes.put(job.request().id(), new PlacementOutcome.Skipped());
                         continue;
                     }
                     switch (result.decisions().get(i)) {
@@ -282,7 +274,7 @@ public class PlacementEngine {
                     }
                 }
 
-                List<PlacementJob> accepted = new ArrayList<>();
+                // Lock the chosen nodes and keep only the choices that still fit the rows as they are now.
                 Map<UUID, NodeInfo> acceptedNodes = new HashMap<>();
                 lockedNodes.putAll(lockNodes(connection, byNode.keySet()));
                 for (Map.Entry<UUID, List<PlacementJob>> entry : byNode.entrySet()) {
@@ -291,30 +283,47 @@ public class PlacementEngine {
                     for (PlacementJob job : entry.getValue()) {
                         if (locked != null && fits(job, locked, allocated)) {
                             allocated = allocated.plus(job.request().resources());
-                            accepted.add(job);
                             acceptedNodes.put(job.request().id(), locked);
-                            if (!job.request().labels().isEmpty()) {
-                                addedLabels.computeIfAbsent(locked.id(), id -> new ArrayList<>()).add(job.request().labels());
-                            }
                         } else {
                             retries.add(job);
                         }
                     }
-                    if (locked != null && !allocated.equals(locked.allocated())) {
-                        newAllocations.put(locked.id(), allocated);
+                }
+
+                // New sandboxes are inserted already placed (or PENDING); a taken name inserts nothing.
+                Set<UUID> inserted = insertNew(connection, jobs.stream().filter(PlacementJob::isNew).toList(),
+                        acceptedNodes, unschedulable, now);
+                List<PlacementJob> accepted = new ArrayList<>();
+                for (PlacementJob job : jobs) {
+                    UUID id = job.request().id();
+                    if (job.isNew() && !inserted.contains(id)) {
+                        outcomes.put(id, new PlacementOutcome.NameTaken(job.request().name()));
+                        acceptedNodes.remove(id);
+                        unschedulable.remove(id);
+                    } else if (acceptedNodes.containsKey(id)) {
+                        accepted.add(job);
+                    }
+                }
+                retries.removeIf(job -> outcomes.containsKey(job.request().id()));
+                for (PlacementJob job : accepted) {
+                    NodeInfo node = acceptedNodes.get(job.request().id());
+                    newAllocations.merge(node.id(), node.allocated().plus(job.request().resources()),
+                            (sum, ignored) -> sum.plus(job.request().resources()));
+                    if (!job.request().labels().isEmpty()) {
+                        addedLabels.computeIfAbsent(node.id(), id -> new ArrayList<>()).add(job.request().labels());
                     }
                 }
                 updateNodes(connection, newAllocations);
-                updatePlaced(connection, accepted, acceptedNodes, now);
+                updatePlaced(connection, accepted.stream().filter(job -> !job.isNew()).toList(), acceptedNodes, now);
                 Map<UUID, String> changedReasons = new LinkedHashMap<>();
-                for (PlacementJob job : jobs) {
+                for (PlacementJob job : storedJobs) {
                     String reason = unschedulable.get(job.request().id());
                     if (reason != null && !reason.equals(job.previousMessage())) {
                         changedReasons.put(job.request().id(), reason);
                     }
                 }
                 updateUnschedulable(connection, changedReasons);
-                insertEvents(connection, jobs, alive, accepted, acceptedNodes, changedReasons, now);
+                insertEvents(connection, jobs, inserted, accepted, acceptedNodes, unschedulable, changedReasons, now);
                 connection.commit();
                 committed = true;
                 transactions.record(System.nanoTime() - transactionStart, TimeUnit.NANOSECONDS);
@@ -344,8 +353,12 @@ public class PlacementEngine {
         // The transaction is committed: bring the cache in line with the locked rows and answer the callers.
         for (NodeInfo locked : lockedNodes.values()) {
             NodeInfo cached = cache.get(locked.id());
-            List<Map<String, String>> labels = new ArrayList<>(cached == null ? List.of() : cached.sandboxLabels());
-            labels.addAll(addedLabels.getOrDefault(locked.id(), List.of()));
+            List<Map<String, String>> labels = cached == null ? List.of() : cached.sandboxLabels();
+            List<Map<String, String>> added = addedLabels.get(locked.id());
+            if (added != null) {
+                labels = new ArrayList<>(labels);
+                labels.addAll(added);
+            }
             cache.replace(new NodeInfo(locked.id(), locked.name(), locked.capacity(),
                     newAllocations.getOrDefault(locked.id(), locked.allocated()),
                     cached == null ? locked.labels() : cached.labels(), cached == null ? locked.taints() : cached.taints(),
@@ -360,9 +373,9 @@ public class PlacementEngine {
             }
         }
         for (PlacementJob job : retries) {
-            // A new sandbox is stored by now: retry it as a stored one.
-            PlacementJob stored = new PlacementJob(job.request(), null, job.previousMessage(), job.result(),
-                    job.attempts() + 1, job.enqueuedNanos());
+            // A new sandbox is stored (PENDING) by now: retry it as a stored one.
+            PlacementJob stored = new PlacementJob(job.request(), null, null, job.result(), job.attempts() + 1,
+                    job.enqueuedNanos());
             requeue(stored, "node capacity taken concurrently");
         }
     }
@@ -385,19 +398,23 @@ public class PlacementEngine {
         return true;
     }
 
-    private Set<UUID> insertNew(Connection connection, List<PlacementJob> jobs, Instant now) throws SQLException {
+    private Set<UUID> insertNew(Connection connection, List<PlacementJob> jobs, Map<UUID, NodeInfo> placedOn,
+                                Map<UUID, String> reasons, Instant now) throws SQLException {
         if (jobs.isEmpty()) {
             return Set.of();
         }
         int n = jobs.size();
-        UUID[] ids = new UUID[n];
+        UUID[] ids = new UUID[n], nodeIds = new UUID[n];
         String[] names = new String[n], images = new String[n], commands = new String[n], labels = new String[n],
-                selectors = new String[n], tolerations = new String[n], antiAffinity = new String[n], policies = new String[n];
+                selectors = new String[n], tolerations = new String[n], antiAffinity = new String[n], policies = new String[n],
+                nodeNames = new String[n], states = new String[n], messages = new String[n];
         Integer[] vcpus = new Integer[n];
         Long[] memory = new Long[n];
         for (int i = 0; i < n; i++) {
             SandboxSpec spec = jobs.get(i).newSpec();
-            ids[i] = jobs.get(i).request().id();
+            UUID id = jobs.get(i).request().id();
+            NodeInfo node = placedOn.get(id);
+            ids[i] = id;
             names[i] = spec.name();
             images[i] = spec.image();
             commands[i] = write(spec.command());
@@ -408,32 +425,44 @@ public class PlacementEngine {
             tolerations[i] = write(spec.tolerations());
             antiAffinity[i] = write(spec.antiAffinity());
             policies[i] = spec.restartPolicy().name();
+            nodeIds[i] = node == null ? null : node.id();
+            nodeNames[i] = node == null ? null : node.name();
+            states[i] = node == null ? "PENDING" : "SCHEDULED";
+            messages[i] = reasons.get(id);
         }
         Set<UUID> inserted = new HashSet<>();
         try (PreparedStatement statement = connection.prepareStatement("""
                 INSERT INTO sandbox (id, name, image, command, vcpus, memory_mib, labels, node_selector, tolerations,
-                                     anti_affinity, restart_policy, desired_state, observed_state, created_at, updated_at)
+                                     anti_affinity, restart_policy, desired_state, observed_state, node_id, last_node_name,
+                                     message, created_at, updated_at, placed_at)
                 SELECT t.id, t.name, t.image, t.command::jsonb, t.vcpus, t.memory, t.labels::jsonb, t.selector::jsonb,
-                       t.tolerations::jsonb, t.anti::jsonb, t.policy, 'RUNNING', 'PENDING', ?, ?
+                       t.tolerations::jsonb, t.anti::jsonb, t.policy, 'RUNNING', t.state, t.node, t.node_name, t.message,
+                       ?, ?, CASE WHEN t.node IS NULL THEN NULL ELSE ?::timestamptz END
                 FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::int4[], ?::int8[], ?::text[], ?::text[],
-                            ?::text[], ?::text[], ?::text[])
-                     AS t(id, name, image, command, vcpus, memory, labels, selector, tolerations, anti, policy)
+                            ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::text[])
+                     AS t(id, name, image, command, vcpus, memory, labels, selector, tolerations, anti, policy, node,
+                          node_name, state, message)
                 ON CONFLICT (name) DO NOTHING
                 RETURNING id""")) {
             Timestamp timestamp = Timestamp.from(now);
             statement.setTimestamp(1, timestamp);
             statement.setTimestamp(2, timestamp);
-            statement.setArray(3, connection.createArrayOf("uuid", ids));
-            statement.setArray(4, connection.createArrayOf("text", names));
-            statement.setArray(5, connection.createArrayOf("text", images));
-            statement.setArray(6, connection.createArrayOf("text", commands));
-            statement.setArray(7, connection.createArrayOf("int4", vcpus));
-            statement.setArray(8, connection.createArrayOf("int8", memory));
-            statement.setArray(9, connection.createArrayOf("text", labels));
-            statement.setArray(10, connection.createArrayOf("text", selectors));
-            statement.setArray(11, connection.createArrayOf("text", tolerations));
-            statement.setArray(12, connection.createArrayOf("text", antiAffinity));
-            statement.setArray(13, connection.createArrayOf("text", policies));
+            statement.setTimestamp(3, timestamp);
+            statement.setArray(4, connection.createArrayOf("uuid", ids));
+            statement.setArray(5, connection.createArrayOf("text", names));
+            statement.setArray(6, connection.createArrayOf("text", images));
+            statement.setArray(7, connection.createArrayOf("text", commands));
+            statement.setArray(8, connection.createArrayOf("int4", vcpus));
+            statement.setArray(9, connection.createArrayOf("int8", memory));
+            statement.setArray(10, connection.createArrayOf("text", labels));
+            statement.setArray(11, connection.createArrayOf("text", selectors));
+            statement.setArray(12, connection.createArrayOf("text", tolerations));
+            statement.setArray(13, connection.createArrayOf("text", antiAffinity));
+            statement.setArray(14, connection.createArrayOf("text", policies));
+            statement.setArray(15, connection.createArrayOf("uuid", nodeIds));
+            statement.setArray(16, connection.createArrayOf("text", nodeNames));
+            statement.setArray(17, connection.createArrayOf("text", states));
+            statement.setArray(18, connection.createArrayOf("text", messages));
             try (ResultSet rows = statement.executeQuery()) {
                 while (rows.next()) {
                     inserted.add(rows.getObject(1, UUID.class));
@@ -558,18 +587,26 @@ public class PlacementEngine {
         }
     }
 
-    private void insertEvents(Connection connection, List<PlacementJob> jobs, Set<UUID> alive,
-                              List<PlacementJob> accepted, Map<UUID, NodeInfo> nodes, Map<UUID, String> reasons,
-                              Instant now) throws SQLException {
+    private void insertEvents(Connection connection, List<PlacementJob> jobs, Set<UUID> inserted,
+                              List<PlacementJob> accepted, Map<UUID, NodeInfo> nodes, Map<UUID, String> newReasons,
+                              Map<UUID, String> changedStoredReasons, Instant now) throws SQLException {
         List<UUID> ids = new ArrayList<>();
         List<String> types = new ArrayList<>(), nodeNames = new ArrayList<>(), messages = new ArrayList<>();
         for (PlacementJob job : jobs) {
-            if (job.isNew() && alive.contains(job.request().id())) {
-                ids.add(job.request().id());
+            UUID id = job.request().id();
+            if (job.isNew() && inserted.contains(id)) {
+                ids.add(id);
                 types.add("Created");
                 nodeNames.add(null);
                 messages.add("sandbox created: " + job.request().resources().vcpus() + " vCPUs, "
                         + job.request().resources().memoryMiB() + " MiB, image " + job.newSpec().image());
+                String reason = newReasons.get(id);
+                if (reason != null) {
+                    ids.add(id);
+                    types.add("Unschedulable");
+                    nodeNames.add(null);
+                    messages.add(reason);
+                }
             }
         }
         for (PlacementJob job : accepted) {
@@ -579,7 +616,7 @@ public class PlacementEngine {
             nodeNames.add(node.name());
             messages.add("placed on node " + node.name());
         }
-        reasons.forEach((id, reason) -> {
+        changedStoredReasons.forEach((id, reason) -> {
             ids.add(id);
             types.add("Unschedulable");
             nodeNames.add(null);

@@ -17,14 +17,14 @@ public final class Scheduler {
                                             SchedulingPolicy policy) {
         List<NodeInfo> nodes = snapshot.nodes();
         int nodeCount = nodes.size();
-        // Allocations added by this batch, by node index; the snapshot itself is never modified.
-        Map<Integer, Resources> batchAllocations = new HashMap<>();
-        Map<Integer, List<Map<String, String>>> batchLabels = new HashMap<>();
+        // Nodes as changed by this batch's earlier placements (allocation and sandbox labels), by index; the
+        // snapshot itself is never modified, and untouched nodes are read without any copying.
+        Map<Integer, NodeInfo> overlay = new HashMap<>();
         int cursor = nodeCount == 0 ? 0 : Math.floorMod(snapshot.cursor(), nodeCount);
         List<SchedulingResult.Decision> decisions = new ArrayList<>(requests.size());
 
         for (SandboxRequest request : requests) {
-            Map<String, Integer> rejections = new TreeMap<>();
+            Map<String, Integer> rejections = null;
             int bestIndex = -1;
             double bestScore = Double.NEGATIVE_INFINITY;
             int feasible = 0;
@@ -32,15 +32,17 @@ public final class Scheduler {
             while (scanned < nodeCount) {
                 int index = (cursor + scanned) % nodeCount;
                 scanned++;
-                NodeInfo node = withBatchLabels(nodes.get(index), batchLabels.get(index));
-                Resources allocated = node.allocated().plus(batchAllocations.getOrDefault(index, Resources.ZERO));
-                String rejection = firstRejection(request, node, allocated, policy);
+                NodeInfo node = overlay.isEmpty() ? nodes.get(index) : overlay.getOrDefault(index, nodes.get(index));
+                String rejection = firstRejection(request, node, node.allocated(), policy);
                 if (rejection != null) {
+                    if (rejections == null) {
+                        rejections = new TreeMap<>();
+                    }
                     rejections.merge(rejection, 1, Integer::sum);
                     continue;
                 }
                 feasible++;
-                double score = score(request, node, allocated, policy);
+                double score = score(request, node, node.allocated(), policy);
                 if (score > bestScore) {
                     bestScore = score;
                     bestIndex = index;
@@ -53,13 +55,12 @@ public final class Scheduler {
                 cursor = (cursor + scanned) % nodeCount;
             }
             if (bestIndex < 0) {
-                decisions.add(new SchedulingResult.Unschedulable(request.id(), unschedulableReason(nodeCount, rejections)));
+                decisions.add(new SchedulingResult.Unschedulable(request.id(),
+                        unschedulableReason(nodeCount, rejections == null ? Map.of() : rejections)));
                 continue;
             }
-            batchAllocations.merge(bestIndex, request.resources(), Resources::plus);
-            if (!request.labels().isEmpty()) {
-                batchLabels.computeIfAbsent(bestIndex, i -> new ArrayList<>()).add(request.labels());
-            }
+            NodeInfo chosen = overlay.getOrDefault(bestIndex, nodes.get(bestIndex));
+            overlay.put(bestIndex, placed(chosen, request));
             decisions.add(new SchedulingResult.Placement(request.id(), nodes.get(bestIndex)));
         }
         return new SchedulingResult(decisions, cursor);
@@ -86,14 +87,15 @@ public final class Scheduler {
         return total;
     }
 
-    private static NodeInfo withBatchLabels(NodeInfo node, List<Map<String, String>> added) {
-        if (added == null) {
-            return node;
+    /** The node after placing the request on it. */
+    private static NodeInfo placed(NodeInfo node, SandboxRequest request) {
+        List<Map<String, String>> labels = node.sandboxLabels();
+        if (!request.labels().isEmpty()) {
+            labels = new ArrayList<>(labels);
+            labels.add(request.labels());
         }
-        List<Map<String, String>> labels = new ArrayList<>(node.sandboxLabels());
-        labels.addAll(added);
-        return new NodeInfo(node.id(), node.name(), node.capacity(), node.allocated(), node.labels(), node.taints(),
-                node.healthy(), node.cordoned(), labels);
+        return new NodeInfo(node.id(), node.name(), node.capacity(), node.allocated().plus(request.resources()),
+                node.labels(), node.taints(), node.healthy(), node.cordoned(), labels);
     }
 
     private static String unschedulableReason(int nodeCount, Map<String, Integer> rejections) {

@@ -32,8 +32,10 @@ public final class EmbeddedDatabase implements AutoCloseable {
      *
      * @param port TCP port on 127.0.0.1, or 0 for any free port
      * @param fresh wipe an existing cluster first (tests, benchmarks)
+     * @param durable fsync and synchronous commit on (the library's defaults turn both off, which suits throwaway
+     *                test clusters only: a crash could lose or corrupt committed fleet state)
      */
-    public static EmbeddedDatabase start(Path dataDirectory, int port, boolean fresh) {
+    public static EmbeddedDatabase start(Path dataDirectory, int port, boolean fresh, boolean durable) {
         Path cluster = dataDirectory.resolve("postgres");
         try {
             Files.createDirectories(dataDirectory);
@@ -44,7 +46,11 @@ public final class EmbeddedDatabase implements AutoCloseable {
                     .setOverrideWorkingDirectory(dataDirectory.resolve("pg-binaries").toFile())
                     .setServerConfig("max_connections", "200")
                     .setServerConfig("shared_buffers", "128MB")
+                    .setServerConfig("listen_addresses", "127.0.0.1")
                     .setPGStartupWait(java.time.Duration.ofSeconds(60));
+            if (durable) {
+                builder.setServerConfig("fsync", "on").setServerConfig("synchronous_commit", "on");
+            }
             if (port > 0) {
                 builder.setPort(port);
             }

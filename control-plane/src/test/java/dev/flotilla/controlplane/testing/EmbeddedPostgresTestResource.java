@@ -19,7 +19,7 @@ public class EmbeddedPostgresTestResource implements QuarkusTestResourceLifecycl
             String url = System.getProperty(URL_PROPERTY);
             if (url == null) {
                 Path directory = Path.of("target", "test-postgres").toAbsolutePath();
-                EmbeddedDatabase database = EmbeddedDatabase.start(directory, 0, true);
+                EmbeddedDatabase database = EmbeddedDatabase.start(directory, 0, true, false);
                 Runtime.getRuntime().addShutdownHook(new Thread(database::close, "test-postgres-stop"));
                 url = database.jdbcUrl();
                 System.setProperty(URL_PROPERTY, url);
