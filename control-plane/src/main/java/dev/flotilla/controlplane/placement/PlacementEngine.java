@@ -164,40 +164,86 @@ public class PlacementEngine {
                 spec.antiAffinity());
     }
 
+    /** A batch scheduled against the cache, with the nodes as its choices would leave them. */
+    private record Plan(List<PlacementJob> jobs, SchedulingResult result, Map<UUID, NodeInfo> optimistic) {
+    }
+
+    /** What a committed (or failed) batch transaction did, applied to the cache on the placement thread. */
+    private record Committed(List<PlacementJob> jobs, Map<UUID, PlacementOutcome> outcomes, List<PlacementJob> retries,
+                             Map<UUID, NodeInfo> lockedNodes, Map<UUID, Resources> newAllocations,
+                             Map<UUID, List<Map<String, String>>> addedLabels, SQLException failure) {
+    }
+
+    /**
+     * Scheduling of the next batch overlaps the database transaction of the previous one (a pipeline of depth
+     * one): the next batch is scheduled against the cache plus the in-flight batch's choices, and the in-flight
+     * transaction's authoritative node rows replace them when it finishes.
+     */
     private void loop() {
         List<PlacementJob> batch = new ArrayList<>();
         Set<UUID> changedNodes = new HashSet<>();
-        while (running) {
-            try {
-                Object first = queue.poll(200, TimeUnit.MILLISECONDS);
-                boolean fullReload = System.nanoTime() - lastFullReload > config.scheduler().fleetRefreshInterval().toNanos();
-                if (first != null) {
-                    fullReload |= collect(first, batch, changedNodes);
-                    Object next;
-                    while (batch.size() < config.scheduler().maxBatch() && (next = queue.poll()) != null) {
-                        fullReload |= collect(next, batch, changedNodes);
+        java.util.concurrent.ExecutorService committer = java.util.concurrent.Executors.newSingleThreadExecutor(
+                Thread.ofPlatform().name("flotilla-placement-commit").daemon(true).factory());
+        java.util.concurrent.Future<Committed> inFlight = null;
+        Map<UUID, NodeInfo> inFlightNodes = Map.of();
+        try {
+            while (running) {
+                Plan plan = null;
+                try {
+                    Object first = inFlight == null ? queue.poll(200, TimeUnit.MILLISECONDS) : queue.poll();
+                    boolean fullReload = System.nanoTime() - lastFullReload > config.scheduler().fleetRefreshInterval().toNanos();
+                    if (first != null) {
+                        fullReload |= collect(first, batch, changedNodes);
+                        Object next;
+                        while (batch.size() < config.scheduler().maxBatch() && (next = queue.poll()) != null) {
+                            fullReload |= collect(next, batch, changedNodes);
+                        }
                     }
-                }
-                if (fullReload || !changedNodes.isEmpty()) {
-                    refresh(fullReload, changedNodes);
-                }
-                changedNodes.clear();
-                if (!batch.isEmpty()) {
-                    placeBatch(batch);
+                    if (inFlight != null) {
+                        // Overlap: schedule the next batch while the previous one commits, unless the cache is
+                        // about to be reloaded anyway.
+                        if (!batch.isEmpty() && !fullReload && changedNodes.isEmpty()) {
+                            plan = schedule(List.copyOf(batch), inFlightNodes);
+                            batch.clear();
+                        }
+                        Committed done = inFlight.get();
+                        inFlight = null;
+                        inFlightNodes = Map.of();
+                        finish(done);
+                    }
+                    if (fullReload || !changedNodes.isEmpty()) {
+                        refresh(fullReload, changedNodes);
+                        changedNodes.clear();
+                    }
+                    if (plan == null && !batch.isEmpty()) {
+                        plan = schedule(List.copyOf(batch), Map.of());
+                        batch.clear();
+                    }
+                    if (plan != null) {
+                        Plan submitted = plan;
+                        inFlight = committer.submit(() -> commit(submitted));
+                        inFlightNodes = plan.optimistic();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                } catch (RuntimeException | SQLException | java.util.concurrent.ExecutionException e) {
+                    LOG.errorf(e, "placement failed; the affected sandboxes stay PENDING and are retried");
+                    for (PlacementJob job : batch) {
+                        job.result().completeExceptionally(e);
+                    }
+                    if (plan != null && inFlight == null) {
+                        plan.jobs().forEach(job -> job.result().completeExceptionally(e));
+                    }
                     batch.clear();
+                    inFlight = null;
+                    inFlightNodes = Map.of();
+                    lastFullReload = 0;
+                    sleepQuietly();
                 }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            } catch (RuntimeException | SQLException e) {
-                LOG.errorf(e, "placement of %d sandboxes failed; they stay PENDING and are retried", batch.size());
-                for (PlacementJob job : batch) {
-                    job.result().completeExceptionally(e);
-                }
-                batch.clear();
-                lastFullReload = 0;
-                sleepQuietly();
             }
+        } finally {
+            committer.shutdownNow();
         }
         PlacementOutcome stopped = new PlacementOutcome.Pending("the control plane is shutting down");
         for (Object item : queue) {
@@ -232,18 +278,42 @@ public class PlacementEngine {
         }
     }
 
-    private void placeBatch(List<PlacementJob> jobs) throws SQLException {
+    private Plan schedule(List<PlacementJob> jobs, Map<UUID, NodeInfo> inFlightNodes) {
         batchSizes.record(jobs.size());
         List<SandboxRequest> requests = new ArrayList<>(jobs.size());
         for (PlacementJob job : jobs) {
             requests.add(job.request());
         }
-        long scheduleStart = System.nanoTime();
-        SchedulingResult result = Scheduler.schedule(new FleetSnapshot(cache.nodes(), cursor), requests, policy);
+        long start = System.nanoTime();
+        List<NodeInfo> nodes = cache.nodes();
+        if (!inFlightNodes.isEmpty()) {
+            nodes = new ArrayList<>(nodes);
+            for (int i = 0; i < nodes.size(); i++) {
+                NodeInfo pending = inFlightNodes.get(nodes.get(i).id());
+                if (pending != null) {
+                    nodes.set(i, pending);
+                }
+            }
+        }
+        SchedulingResult result = Scheduler.schedule(new FleetSnapshot(nodes, cursor), requests, policy);
         cursor = result.nextCursor();
-        long transactionStart = System.nanoTime();
-        scheduling.record(transactionStart - scheduleStart, TimeUnit.NANOSECONDS);
+        // The nodes as this batch's choices leave them, for scheduling the next batch while this one commits.
+        Map<UUID, NodeInfo> optimistic = new HashMap<>(inFlightNodes);
+        for (int i = 0; i < requests.size(); i++) {
+            if (result.decisions().get(i) instanceof SchedulingResult.Placement placement) {
+                NodeInfo node = optimistic.getOrDefault(placement.node().id(), placement.node());
+                optimistic.put(node.id(), node.withAllocated(node.allocated().plus(requests.get(i).resources())));
+            }
+        }
+        scheduling.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        return new Plan(jobs, result, optimistic);
+    }
 
+    /** Runs a plan's transaction. Touches no cache: it runs on the commit thread. */
+    private Committed commit(Plan plan) {
+        List<PlacementJob> jobs = plan.jobs();
+        SchedulingResult result = plan.result();
+        long transactionStart = System.nanoTime();
         Map<UUID, PlacementOutcome> outcomes = new HashMap<>();
         List<PlacementJob> retries = new ArrayList<>();
         Map<UUID, Resources> newAllocations = new HashMap<>();
@@ -339,16 +409,34 @@ public class PlacementEngine {
                 }
             }
         } catch (SQLException e) {
+            return new Committed(jobs, Map.of(), List.of(), Map.of(), Map.of(), Map.of(), e);
+        }
+        return new Committed(jobs, outcomes, retries, lockedNodes, newAllocations, addedLabels, null);
+    }
+
+    /** Applies a finished transaction to the cache and answers the callers (placement thread). */
+    private void finish(Committed committed) throws SQLException {
+        if (committed.failure() != null) {
+            SQLException e = committed.failure();
+            lastFullReload = 0;
             if (isTransient(e)) {
                 LOG.debugf("placement batch hit %s, retrying", e.getSQLState());
-                for (PlacementJob job : jobs) {
+                for (PlacementJob job : committed.jobs()) {
                     requeue(job.retried(), "database contention");
                 }
-                lastFullReload = 0;
                 return;
+            }
+            for (PlacementJob job : committed.jobs()) {
+                job.result().completeExceptionally(e);
             }
             throw e;
         }
+        List<PlacementJob> jobs = committed.jobs();
+        Map<UUID, PlacementOutcome> outcomes = committed.outcomes();
+        List<PlacementJob> retries = committed.retries();
+        Map<UUID, NodeInfo> lockedNodes = committed.lockedNodes();
+        Map<UUID, Resources> newAllocations = committed.newAllocations();
+        Map<UUID, List<Map<String, String>>> addedLabels = committed.addedLabels();
 
         // The transaction is committed: bring the cache in line with the locked rows and answer the callers.
         for (NodeInfo locked : lockedNodes.values()) {
