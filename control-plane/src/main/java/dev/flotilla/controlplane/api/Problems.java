@@ -91,6 +91,14 @@ public class Problems {
         if (e.getCause() instanceof jakarta.persistence.OptimisticLockException cause) {
             return concurrentChange(cause);
         }
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof java.sql.SQLException sql && String.valueOf(sql.getMessage()).contains("acquisition timeout")) {
+                LOG.warn("no database connection became free in time; answering 503");
+                return Response.fromResponse(response(503, "Service Unavailable",
+                        "the control plane's database connections are all busy; retry shortly", null))
+                        .header("Retry-After", "1").build();
+            }
+        }
         LOG.error("request failed unexpectedly", e);
         return response(500, "Internal Server Error", "the control plane failed to handle the request: " + e.getMessage(), null);
     }

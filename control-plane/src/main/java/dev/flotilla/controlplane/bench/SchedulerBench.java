@@ -108,7 +108,7 @@ public class SchedulerBench {
         System.out.printf("bench scheduler: registering %,d nodes through %s%s%n", nodes, base, ControlPlanePaths.REGISTER);
         long registrationStart = System.nanoTime();
         final int nodeCount = nodes;
-        runConcurrently(nodes, concurrency, i -> {
+        runConcurrently(nodes, Math.min(concurrency, 32), i -> {
             NodeRegistration registration = new NodeRegistration(String.format("node-%05d", i), "http://127.0.0.1:9/",
                     null, new NodeCapacity(16 + (i % 3) * 16, 32768L + (i % 4) * 16384, 20 + (i % 5) * 5),
                     Map.of("zone", "zone-" + (i % 4), "rack", "rack-" + (i % 50)),
