@@ -84,7 +84,7 @@ class ControlPlaneRestartIT {
         Process process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dflotilla.data-dir=" + dataDirectory, "-Dquarkus.http.port=" + port,
                 "-Dflotilla.auth.admin-tokens=" + ADMIN, "-Dflotilla.auth.join-token=" + JOIN,
-                "-Dflotilla.reconciler.interval=200ms", "-jar", jar)
+                "-jar", jar)
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         String base = "http://127.0.0.1:" + port;
         try {
@@ -102,11 +102,14 @@ class ControlPlaneRestartIT {
         return process;
     }
 
-    private static void stop(Process process) throws InterruptedException {
+    private static void stop(Process process) throws Exception {
         process.destroy(); // SIGTERM: Quarkus shuts down, then the embedded PostgreSQL is stopped
         if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            Process jstack = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jstack").toString(),
+                    Long.toString(process.pid())).redirectErrorStream(true).start();
+            String threads = new String(jstack.getInputStream().readAllBytes());
             process.destroyForcibly();
-            throw new AssertionError("the control plane did not stop within 60 s of SIGTERM");
+            throw new AssertionError("the control plane did not stop within 60 s of SIGTERM; threads:\n" + threads);
         }
     }
 

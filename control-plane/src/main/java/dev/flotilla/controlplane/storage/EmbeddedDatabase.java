@@ -76,15 +76,23 @@ public final class EmbeddedDatabase implements AutoCloseable {
         return clusterDirectory;
     }
 
-    /** Stops the server when the JVM exits, after the application has released it (or after 10 s). */
+    /**
+     * Stops the server when the JVM exits, after the application has released it (or after 5 s). The stop itself
+     * is bounded too: a shutdown hook that never returns would keep the JVM from exiting.
+     */
     public EmbeddedDatabase stopOnExit() {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
-                APPLICATION_STOPPED.await(10, TimeUnit.SECONDS);
+                APPLICATION_STOPPED.await(5, TimeUnit.SECONDS);
+                Thread stopper = Thread.ofPlatform().daemon(true).name("embedded-postgres-close").start(this::close);
+                stopper.join(TimeUnit.SECONDS.toMillis(20));
+                if (stopper.isAlive()) {
+                    LOG.warnf("the embedded PostgreSQL with data in %s did not stop within 20 s; exiting anyway",
+                            clusterDirectory);
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            close();
         }, "embedded-postgres-stop"));
         return this;
     }
