@@ -33,7 +33,9 @@ public class ControlPlaneMain implements QuarkusApplication {
             boolean fresh = Boolean.parseBoolean(setting("flotilla.embedded-postgres.fresh", "false"));
             boolean durable = Boolean.parseBoolean(setting("flotilla.embedded-postgres.durable", "true"));
             Files.createDirectories(dataDirectory);
-            EmbeddedDatabase database = EmbeddedDatabase.start(dataDirectory, port, fresh, durable).stopOnExit();
+            // The benchmark's data directory is a throwaway temporary one: removed after the database stops.
+            Path throwaway = bench && Boolean.getBoolean("flotilla-bench.temporary-data-dir") ? dataDirectory : null;
+            EmbeddedDatabase database = EmbeddedDatabase.start(dataDirectory, port, fresh, durable).stopOnExit(throwaway);
             System.setProperty("quarkus.datasource.jdbc.url", database.jdbcUrl());
             System.setProperty("quarkus.datasource.username", database.username());
         }

@@ -41,6 +41,16 @@ class ControlPlaneRestartIT {
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
         }
+        try {
+            restartScenario(dataDirectory, port);
+        } finally {
+            try (var paths = Files.walk(dataDirectory)) {
+                paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
+        }
+    }
+
+    private void restartScenario(Path dataDirectory, int port) throws Exception {
         String base = "http://127.0.0.1:" + port;
         String sandboxId;
         try (FakeNodeAgent node = FakeNodeAgent.isolated("restart-node", base, new NodeCapacity(4, 4096, 10), Map.of())) {

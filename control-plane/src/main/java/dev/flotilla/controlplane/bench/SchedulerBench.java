@@ -65,6 +65,7 @@ public class SchedulerBench {
         }
         if (System.getProperty("flotilla.data-dir") == null) {
             System.setProperty("flotilla.data-dir", Files.createTempDirectory("flotilla-bench-").toString());
+            System.setProperty("flotilla-bench.temporary-data-dir", "true");
         }
         System.setProperty("flotilla.embedded-postgres.fresh", "true");
         System.setProperty("flotilla.reconciler.enabled", "false");

@@ -81,6 +81,11 @@ public final class EmbeddedDatabase implements AutoCloseable {
      * is bounded too: a shutdown hook that never returns would keep the JVM from exiting.
      */
     public EmbeddedDatabase stopOnExit() {
+        return stopOnExit(null);
+    }
+
+    /** Like {@link #stopOnExit()}, then deletes {@code deleteAfterStop} (a throwaway data directory), if given. */
+    public EmbeddedDatabase stopOnExit(Path deleteAfterStop) {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 APPLICATION_STOPPED.await(5, TimeUnit.SECONDS);
@@ -89,12 +94,22 @@ public final class EmbeddedDatabase implements AutoCloseable {
                 if (stopper.isAlive()) {
                     LOG.warnf("the embedded PostgreSQL with data in %s did not stop within 20 s; exiting anyway",
                             clusterDirectory);
+                } else if (deleteAfterStop != null) {
+                    deleteRecursively(deleteAfterStop);
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
         }, "embedded-postgres-stop"));
         return this;
+    }
+
+    private static void deleteRecursively(Path directory) {
+        try (var paths = Files.walk(directory)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        } catch (IOException e) {
+            LOG.warnf("could not delete %s: %s", directory, e.getMessage());
+        }
     }
 
     @Override
