@@ -1,0 +1,266 @@
+package dev.flotilla.controlplane.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flotilla.contract.v1.ContractVersion;
+import dev.flotilla.contract.v1.ControlPlanePaths;
+import dev.flotilla.contract.v1.KvmKind;
+import dev.flotilla.contract.v1.NodeCapacity;
+import dev.flotilla.contract.v1.NodeRegistration;
+import dev.flotilla.contract.v1.Taint;
+import dev.flotilla.contract.v1.TaintEffect;
+import dev.flotilla.controlplane.placement.PlacementEngine;
+import io.agroal.api.AgroalDataSource;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code bench scheduler}: registers a simulated fleet through the node API, then sends sandbox creations through the
+ * REST API of this very process (real HTTP, real embedded PostgreSQL, the real placement path) and reports
+ * placements per second and latency percentiles of the create requests, which return once placement is committed.
+ * The reconciler is off: there are no node agents behind the simulated nodes, so only placement is measured.
+ *
+ * <p>Options: {@code --nodes N} (10000), {@code --sandboxes N} (100000), {@code --concurrency N} (256),
+ * {@code --json FILE}.
+ */
+@Singleton
+@io.quarkus.arc.Unremovable
+public class SchedulerBench {
+    private static final String ADMIN_TOKEN = Long.toHexString(Double.doubleToLongBits(Math.random())) + "-bench-admin";
+    private static final String JOIN_TOKEN = Long.toHexString(Double.doubleToLongBits(Math.random())) + "-bench-join";
+
+    @Inject
+    ObjectMapper json;
+    @Inject
+    PlacementEngine placement;
+    @Inject
+    AgroalDataSource dataSource;
+
+    /** Sets up the process before Quarkus starts: a fresh database, fixed tokens, no reconciler, a free port. */
+    public static void prepare(String[] args) throws IOException {
+        if (!Arrays.asList(args).contains("scheduler")) {
+            return;
+        }
+        if (System.getProperty("flotilla.data-dir") == null) {
+            System.setProperty("flotilla.data-dir", Files.createTempDirectory("flotilla-bench-").toString());
+            System.setProperty("flotilla-bench.temporary-data-dir", "true");
+        }
+        System.setProperty("flotilla.embedded-postgres.fresh", "true");
+        System.setProperty("flotilla.reconciler.enabled", "false");
+        System.setProperty("flotilla.nodes.heartbeat-timeout", "1h");
+        System.setProperty("flotilla.auth.admin-tokens", ADMIN_TOKEN);
+        System.setProperty("flotilla.auth.join-token", JOIN_TOKEN);
+        System.setProperty("quarkus.log.level", "WARN");
+        System.setProperty("quarkus.log.category.\"dev.flotilla\".level", "WARN");
+        try (ServerSocket socket = new ServerSocket(0)) {
+            System.setProperty("quarkus.http.port", Integer.toString(socket.getLocalPort()));
+        }
+    }
+
+    public int run(String... args) throws Exception {
+        if (args.length < 2 || !args[1].equals("scheduler")) {
+            System.err.println("usage: bench scheduler [--nodes N] [--sandboxes N] [--concurrency N] [--json FILE]");
+            return 2;
+        }
+        int nodes = 10_000;
+        int sandboxes = 100_000;
+        int concurrency = 256;
+        Path jsonFile = null;
+        for (int i = 2; i < args.length; i++) {
+            String value = i + 1 < args.length ? args[i + 1] : null;
+            switch (args[i]) {
+                case "--nodes" -> nodes = Integer.parseInt(value);
+                case "--sandboxes" -> sandboxes = Integer.parseInt(value);
+                case "--concurrency" -> concurrency = Integer.parseInt(value);
+                case "--json" -> jsonFile = Path.of(value);
+                default -> {
+                    System.err.println("bench scheduler: unknown option " + args[i]);
+                    return 2;
+                }
+            }
+            i++;
+        }
+        String base = "http://127.0.0.1:" + System.getProperty("quarkus.http.port");
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
+
+        System.out.printf("bench scheduler: registering %,d nodes through %s%s%n", nodes, base, ControlPlanePaths.REGISTER);
+        long registrationStart = System.nanoTime();
+        final int nodeCount = nodes;
+        runConcurrently(nodes, Math.min(concurrency, 32), i -> {
+            NodeRegistration registration = new NodeRegistration(String.format("node-%05d", i), "http://127.0.0.1:9/",
+                    null, new NodeCapacity(16 + (i % 3) * 16, 32768L + (i % 4) * 16384, 20 + (i % 5) * 5),
+                    Map.of("zone", "zone-" + (i % 4), "rack", "rack-" + (i % 50)),
+                    i % 20 == 0 ? List.of(new Taint("dedicated", "batch", TaintEffect.NO_SCHEDULE)) : List.of(),
+                    KvmKind.HARDWARE, "bench");
+            post(http, base + ControlPlanePaths.REGISTER, JOIN_TOKEN, registration, 200);
+            return 0;
+        }, new long[nodeCount]);
+        double registrationSeconds = (System.nanoTime() - registrationStart) / 1e9;
+        System.out.printf("bench scheduler: %,d nodes registered in %.1f s%n", nodes, registrationSeconds);
+        waitForCache(nodes);
+
+        System.out.printf("bench scheduler: creating %,d sandboxes with %d concurrent clients%n", sandboxes, concurrency);
+        long[] latencies = new long[sandboxes];
+        AtomicInteger placed = new AtomicInteger();
+        AtomicInteger pending = new AtomicInteger();
+        long start = System.nanoTime();
+        runConcurrently(sandboxes, concurrency, i -> {
+            Map<String, Object> spec = new LinkedHashMap<>();
+            spec.put("name", "sb-" + i);
+            spec.put("image", "docker.io/library/alpine:3.20");
+            spec.put("vcpus", 1 + (i % 2));
+            spec.put("memoryMiB", 256 + (i % 4) * 256);
+            spec.put("labels", Map.of("app", "app-" + (i % 100)));
+            if (i % 10 == 0) {
+                spec.put("nodeSelector", Map.of("zone", "zone-" + (i % 4)));
+            }
+            if (i % 10 == 1) {
+                spec.put("antiAffinity", Map.of("app", "app-" + (i % 100)));
+            }
+            if (i % 50 == 2) {
+                spec.put("tolerations", List.of(Map.of("key", "dedicated", "operator", "Exists")));
+            }
+            JsonNode created = post(http, base + "/api/v1/sandboxes", ADMIN_TOKEN, spec, 201);
+            if ("SCHEDULED".equals(created.path("observedState").asText())) {
+                placed.incrementAndGet();
+            } else {
+                pending.incrementAndGet();
+            }
+            return 0;
+        }, latencies);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        Arrays.sort(latencies);
+        double rate = placed.get() / seconds;
+        double p50 = latencies[(int) Math.ceil(0.50 * sandboxes) - 1] / 1e6;
+        double p99 = latencies[(int) Math.ceil(0.99 * sandboxes) - 1] / 1e6;
+        double max = latencies[sandboxes - 1] / 1e6;
+        String capacityCheck = capacityCheck();
+
+        System.out.printf("bench scheduler: %,d placed, %,d pending in %.1f s%n", placed.get(), pending.get(), seconds);
+        System.out.printf("bench scheduler: %.0f placements/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+                rate, p50, p99, max);
+        System.out.println("bench scheduler: capacity check: " + capacityCheck);
+        System.out.println("bench scheduler: placement path: " + placement.statistics());
+        if (jsonFile != null) {
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("benchmark", "scheduler");
+            result.put("nodes", nodes);
+            result.put("sandboxes", sandboxes);
+            result.put("concurrency", concurrency);
+            result.put("placed", placed.get());
+            result.put("pending", pending.get());
+            result.put("seconds", seconds);
+            result.put("placementsPerSecond", rate);
+            result.put("latencyP50Millis", p50);
+            result.put("latencyP99Millis", p99);
+            result.put("latencyMaxMillis", max);
+            result.put("nodeRegistrationSeconds", registrationSeconds);
+            result.put("capacityCheck", capacityCheck);
+            result.put("placementPath", placement.statistics());
+            result.put("cores", Runtime.getRuntime().availableProcessors());
+            Files.writeString(jsonFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(result) + "\n");
+            System.out.println("bench scheduler: wrote " + jsonFile);
+        }
+        return capacityCheck.startsWith("OK") ? 0 : 1;
+    }
+
+    private interface Task {
+        int run(int index) throws Exception;
+    }
+
+    /** Runs task(0..count-1) on {@code concurrency} virtual threads; records each call's duration in latencies. */
+    private static void runConcurrently(int count, int concurrency, Task task, long[] latencies) throws Exception {
+        AtomicInteger next = new AtomicInteger();
+        AtomicLong failures = new AtomicLong();
+        List<Exception> firstFailure = new ArrayList<>();
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < concurrency; t++) {
+                threads.execute(() -> {
+                    int i;
+                    while ((i = next.getAndIncrement()) < count) {
+                        long begin = System.nanoTime();
+                        try {
+                            task.run(i);
+                        } catch (Exception e) {
+                            if (failures.incrementAndGet() == 1) {
+                                synchronized (firstFailure) {
+                                    firstFailure.add(e);
+                                }
+                            }
+                        }
+                        latencies[i] = System.nanoTime() - begin;
+                    }
+                });
+            }
+        }
+        if (failures.get() > 0) {
+            throw new IllegalStateException(failures.get() + " of " + count + " requests failed; first: "
+                    + firstFailure.getFirst().getMessage(), firstFailure.getFirst());
+        }
+    }
+
+    private JsonNode post(HttpClient http, String url, String token, Object body, int expectedStatus) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url))
+                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+                .header(ContractVersion.HEADER, ContractVersion.CURRENT)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body))).build();
+        HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        if (response.statusCode() != expectedStatus) {
+            throw new IllegalStateException("POST " + url + " answered " + response.statusCode() + ": "
+                    + new String(response.body()));
+        }
+        return json.readTree(response.body());
+    }
+
+    private void waitForCache(int nodes) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (placement.queued() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+    }
+
+    /** Verifies in SQL that no node holds more than its capacity allows and that allocations match placements. */
+    private String capacityCheck() throws Exception {
+        double vcpuOvercommit = placement.policy().vcpuOvercommit();
+        double memoryOvercommit = placement.policy().memoryOvercommit();
+        try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement();
+             ResultSet rows = statement.executeQuery("""
+                     SELECT count(*) FILTER (WHERE s.vcpus > floor(n.cap_vcpus * %s) OR s.memory > floor(n.cap_memory_mib * %s)
+                                                   OR s.vms > n.cap_max_vms),
+                            count(*) FILTER (WHERE s.vcpus <> n.alloc_vcpus OR s.memory <> n.alloc_memory_mib
+                                                   OR s.vms <> n.alloc_vms)
+                     FROM node n
+                     JOIN (SELECT node_id, sum(vcpus) AS vcpus, sum(memory_mib) AS memory, count(*) AS vms
+                           FROM sandbox WHERE node_id IS NOT NULL GROUP BY node_id) s ON s.node_id = n.id"""
+                     .formatted(vcpuOvercommit, memoryOvercommit))) {
+            rows.next();
+            long over = rows.getLong(1);
+            long mismatched = rows.getLong(2);
+            return over == 0 && mismatched == 0 ? "OK (no node over capacity, allocations match placements)"
+                    : "FAILED (" + over + " nodes over capacity, " + mismatched + " nodes with allocations not matching placements)";
+        }
+    }
+}

@@ -1,0 +1,25 @@
+package dev.flotilla.controlplane.placement;
+
+import dev.flotilla.controlplane.sandbox.SandboxSpec;
+import dev.flotilla.controlplane.scheduler.SandboxRequest;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One sandbox waiting for the placement thread.
+ *
+ * @param newSpec         the full spec when the sandbox is new and must be inserted, null when it is already stored
+ * @param previousMessage the stored unschedulable reason, to avoid repeating identical events
+ * @param enqueuedNanos   when the request entered the queue, for the latency metric
+ */
+record PlacementJob(SandboxRequest request, SandboxSpec newSpec, String previousMessage,
+                    CompletableFuture<PlacementOutcome> result, int attempts, long enqueuedNanos) {
+
+    boolean isNew() {
+        return newSpec != null;
+    }
+
+    PlacementJob retried() {
+        return new PlacementJob(request, newSpec, previousMessage, result, attempts + 1, enqueuedNanos);
+    }
+}

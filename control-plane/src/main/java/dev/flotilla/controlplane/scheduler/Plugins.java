@@ -1,0 +1,169 @@
+package dev.flotilla.controlplane.scheduler;
+
+import dev.flotilla.contract.v1.Taint;
+import dev.flotilla.contract.v1.TaintEffect;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** The built-in filter and score plugins, looked up by the names used in {@link SchedulingPolicy}. */
+public final class Plugins {
+
+    /** The node has room: vCPUs and memory within capacity times the policy's overcommit ratio, VM slots within maxVms. */
+    public static final FilterPlugin CAPACITY = new FilterPlugin() {
+        public String name() {
+            return "capacity";
+        }
+
+        public String reject(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+            Resources after = allocated.plus(sandbox.resources());
+            if (after.vms() > node.capacity().vms()) {
+                return "no free VM slot";
+            }
+            if (after.memoryMiB() > policy.memoryLimit(node.capacity().memoryMiB())) {
+                return "insufficient memory";
+            }
+            if (after.vcpus() > policy.vcpuLimit(node.capacity().vcpus())) {
+                return "insufficient vCPUs";
+            }
+            return null;
+        }
+    };
+
+    /** Every key=value of the sandbox's node selector is a label of the node. */
+    public static final FilterPlugin NODE_SELECTOR = new FilterPlugin() {
+        public String name() {
+            return "node-selector";
+        }
+
+        public String reject(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+            return containsAll(node.labels(), sandbox.nodeSelector()) ? null : "node selector mismatch";
+        }
+    };
+
+    /** Every NoSchedule/NoExecute taint of the node is tolerated by the sandbox. */
+    public static final FilterPlugin TAINTS = new FilterPlugin() {
+        public String name() {
+            return "taints";
+        }
+
+        public String reject(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+            for (Taint taint : node.taints()) {
+                if (taint.effect() == TaintEffect.PREFER_NO_SCHEDULE) {
+                    continue;
+                }
+                boolean tolerated = false;
+                for (Toleration toleration : sandbox.tolerations()) {
+                    if (toleration.tolerates(taint)) {
+                        tolerated = true;
+                        break;
+                    }
+                }
+                if (!tolerated) {
+                    return "untolerated taint " + taint.key();
+                }
+            }
+            return null;
+        }
+    };
+
+    /** The node sends heartbeats. */
+    public static final FilterPlugin HEALTH = new FilterPlugin() {
+        public String name() {
+            return "health";
+        }
+
+        public String reject(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+            return node.healthy() ? null : "unhealthy";
+        }
+    };
+
+    /** The node is not cordoned. */
+    public static final FilterPlugin CORDON = new FilterPlugin() {
+        public String name() {
+            return "cordon";
+        }
+
+        public String reject(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+            return node.cordoned() ? "cordoned" : null;
+        }
+    };
+
+    /** Prefers the emptiest node (after placing): spreads load and failure blast radius. */
+    public static final ScorePlugin SPREAD = new ScorePlugin() {
+        public String name() {
+            return "spread";
+        }
+
+        public double score(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+            return 100.0 * (1.0 - utilisation(node, allocated.plus(sandbox.resources()), policy));
+        }
+    };
+
+    /** Prefers the fullest node that still fits: keeps whole nodes free for big sandboxes or for powering down. */
+    public static final ScorePlugin BIN_PACK = new ScorePlugin() {
+        public String name() {
+            return "bin-pack";
+        }
+
+        public double score(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+            return 100.0 * utilisation(node, allocated.plus(sandbox.resources()), policy);
+        }
+    };
+
+    /** Prefers nodes with fewer sandboxes carrying all of the sandbox's anti-affinity labels (100 when none). */
+    public static final ScorePlugin ANTI_AFFINITY = new ScorePlugin() {
+        public String name() {
+            return "anti-affinity";
+        }
+
+        public double score(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+            if (sandbox.antiAffinity().isEmpty()) {
+                return 100.0;
+            }
+            int matching = 0;
+            for (Map<String, String> labels : node.sandboxLabels()) {
+                if (containsAll(labels, sandbox.antiAffinity())) {
+                    matching++;
+                }
+            }
+            return 100.0 / (1 + matching);
+        }
+    };
+
+    public static final List<FilterPlugin> ALL_FILTERS = List.of(CAPACITY, NODE_SELECTOR, TAINTS, HEALTH, CORDON);
+    public static final List<ScorePlugin> ALL_SCORES = List.of(SPREAD, BIN_PACK, ANTI_AFFINITY);
+
+    private Plugins() {
+    }
+
+    public static Optional<FilterPlugin> filter(String name) {
+        return ALL_FILTERS.stream().filter(plugin -> plugin.name().equals(name)).findFirst();
+    }
+
+    public static Optional<ScorePlugin> score(String name) {
+        return ALL_SCORES.stream().filter(plugin -> plugin.name().equals(name)).findFirst();
+    }
+
+    static boolean containsAll(Map<String, String> labels, Map<String, String> wanted) {
+        for (Map.Entry<String, String> entry : wanted.entrySet()) {
+            if (!entry.getValue().equals(labels.get(entry.getKey()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The most used of the three resources, as a fraction of what the policy lets be allocated. */
+    static double utilisation(NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+        double cpu = fraction(allocated.vcpus(), policy.vcpuLimit(node.capacity().vcpus()));
+        double memory = fraction(allocated.memoryMiB(), policy.memoryLimit(node.capacity().memoryMiB()));
+        double vms = fraction(allocated.vms(), node.capacity().vms());
+        return Math.min(1.0, Math.max(cpu, Math.max(memory, vms)));
+    }
+
+    private static double fraction(long used, long limit) {
+        return limit <= 0 ? 1.0 : (double) used / limit;
+    }
+}
