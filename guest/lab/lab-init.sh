@@ -50,8 +50,10 @@ mount -t 9p -o "$P9,ro" hostroot /host || fail "cannot mount the host's / over 9
 # directory and the like accept writes); plain read-only if overlayfs refuses 9p as lower layer.
 mount -t tmpfs -o mode=0755 overlay-rw /overlay
 mkdir -p /overlay/upper /overlay/work
+OVERLAY=0
 if mount -t overlay -o lowerdir=/host,upperdir=/overlay/upper,workdir=/overlay/work overlay /newroot 2>/dev/null; then
   say "root: host / + tmpfs overlay"
+  OVERLAY=1
 else
   echo "lab: overlayfs over 9p unavailable; the host's / is read-only inside the lab (use --rw for outputs)" >&2
   mount --bind /host /newroot || fail "cannot bind the host's /"
@@ -64,7 +66,11 @@ mount -t devtmpfs devtmpfs $R/dev || fail "cannot mount /dev in the chroot"
 mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail "cannot mount /tmp in the chroot"
+# With the overlay, /tmp stays the host's (read through, written to the tmpfs upper layer), so a
+# checkout or working directory under the host's /tmp (as CI machines often use) is visible here.
+if [ "$OVERLAY" = 0 ]; then
+  mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail "cannot mount /tmp in the chroot"
+fi
 mount -t tmpfs -o mode=0755 tmpfs $R/run || fail "cannot mount /run in the chroot"
 [ -e $R/dev/kvm ] || fail "/dev/kvm did not appear (kvm-amd failed to load?)"
 
