@@ -43,7 +43,7 @@ import java.util.regex.Pattern;
  *   <li>virtio-blk: sequential write and read of the whole disk with {@code dd bs=1M} and O_DIRECT
  *       in the guest (so the guest's page cache is out of the way), and 4 KiB O_DIRECT reads one
  *       at a time (queue depth 1, sequential: busybox has no random-offset reader) as IOPS. The
- *       seconds are the guest's own ({@code dd}'s report);</li>
+ *       seconds are the guest's own (/proc/uptime around each dd);</li>
  *   <li>virtio-vsock: the guest's {@code vsock-echo client} streams a pattern to host port 5000
  *       and checks the echo; the host peer (a Java listener on ours, a Python AF_VSOCK echo server
  *       behind QEMU's {@code vhost-vsock-device}) times accept to end of stream. Payload MiB/s, one
@@ -58,7 +58,7 @@ public final class IoBench {
     static final int VSOCK_PORT = 5000;
     static final long GUEST_CID = 3;
     private static final Duration RUN_TIMEOUT = Duration.ofMinutes(15);
-    private static final Pattern DD = Pattern.compile("(?m)^(IO_\\w+) (\\d+) bytes .*copied, ([0-9.]+) seconds");
+    private static final Pattern DD = Pattern.compile("(?m)^(IO_\\w+) ([0-9.]+) ([0-9.]+) (\\d+)\\+\\d+ records out");
     private static final Pattern OK = Pattern.compile("(?m)^OK (\\d+) ([0-9a-f]{8})\\r?$");
     private static final Pattern PY_VSOCK = Pattern.compile("(?m)^VSOCK (\\d+) ([0-9.eE+-]+)$");
 
@@ -184,12 +184,17 @@ public final class IoBench {
         }
     }
 
-    /** The guest's script: no double quotes (it travels inside flotilla.run="..."). */
+    /**
+     * The guest's script (no double quotes: it travels inside flotilla.run="..."). Busybox's dd here
+     * reports no seconds and its date has no %N, so each step is timed with the guest's
+     * /proc/uptime (10 ms resolution) around it: "KEY start end N+M records out".
+     */
     static String guestCommand(Options o) {
         int mib = o.sizeMib();
-        return "echo IO_SEQ_WRITE $(dd if=/dev/zero of=/dev/vda bs=1M count=" + mib + " oflag=direct 2>&1 | tail -n 1);"
-                + " echo IO_SEQ_READ $(dd if=/dev/vda of=/dev/null bs=1M count=" + mib + " iflag=direct 2>&1 | tail -n 1);"
-                + " echo IO_4K_READ $(dd if=/dev/vda of=/dev/null bs=4k count=" + o.smallReads() + " iflag=direct 2>&1 | tail -n 1);"
+        return "u() { read t x < /proc/uptime; echo $t; };"
+                + " a=$(u); dd if=/dev/zero of=/dev/vda bs=1M count=" + mib + " oflag=direct 2>/tmp/e && echo IO_SEQ_WRITE $a $(u) $(grep out /tmp/e);"
+                + " a=$(u); dd if=/dev/vda of=/dev/null bs=1M count=" + mib + " iflag=direct 2>/tmp/e && echo IO_SEQ_READ $a $(u) $(grep out /tmp/e);"
+                + " a=$(u); dd if=/dev/vda of=/dev/null bs=4k count=" + o.smallReads() + " iflag=direct 2>/tmp/e && echo IO_4K_READ $a $(u) $(grep out /tmp/e);"
                 + " vsock-echo client 2 " + VSOCK_PORT + " " + o.vsockBytes() + "; echo VSOCK_CLIENT_RC=$?";
     }
 
@@ -449,22 +454,26 @@ public final class IoBench {
         Map<String, double[]> dd = new LinkedHashMap<>();
         Matcher m = DD.matcher(console);
         while (m.find()) {
-            dd.put(m.group(1), new double[] {Long.parseLong(m.group(2)), Double.parseDouble(m.group(3))});
+            double seconds = Double.parseDouble(m.group(3)) - Double.parseDouble(m.group(2));
+            dd.put(m.group(1), new double[] {Long.parseLong(m.group(4)), seconds});
         }
         for (String key : List.of("IO_SEQ_WRITE", "IO_SEQ_READ", "IO_4K_READ")) {
             if (!dd.containsKey(key)) {
-                throw new IllegalStateException("the guest printed no dd report for " + key + "; console:\n" + tail(console));
+                throw new IllegalStateException("the guest's dd reported no success for " + key + "; console:\n" + tail(console));
+            }
+            if (dd.get(key)[1] <= 0.05) {
+                throw new IllegalStateException(key + " took " + dd.get(key)[1] + " s, too short for /proc/uptime's 10 ms"
+                        + " resolution: make the disk (--size-mib) or --small-reads larger");
             }
         }
         double[] w = dd.get("IO_SEQ_WRITE");
         double[] r = dd.get("IO_SEQ_READ");
         double[] s = dd.get("IO_4K_READ");
-        long expected = (long) o.sizeMib() << 20;
-        if (w[0] != expected || r[0] != expected || s[0] != o.smallReads() * 4096.0) {
-            throw new IllegalStateException("dd moved other byte counts than asked (write " + (long) w[0] + ", read "
+        if (w[0] != o.sizeMib() || r[0] != o.sizeMib() || s[0] != o.smallReads()) {
+            throw new IllegalStateException("dd moved other block counts than asked (write " + (long) w[0] + ", read "
                     + (long) r[0] + ", 4K " + (long) s[0] + "); console:\n" + tail(console));
         }
-        return new Figures(w[0] / (1 << 20) / w[1], r[0] / (1 << 20) / r[1], o.smallReads() / s[1], vsockMibS, notes);
+        return new Figures(o.sizeMib() / w[1], o.sizeMib() / r[1], o.smallReads() / s[1], vsockMibS, notes);
     }
 
     private static String tail(String text) {
