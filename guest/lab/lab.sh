@@ -23,8 +23,10 @@ QEMU="${FLOTILLA_QEMU:-qemu-system-x86_64}"
 
 # Debian kernel modules the lab init loads, in dependency order (no modprobe, no depmod).
 # tun: /dev/net/tun for the virtio-net suites' taps.
+# vhost_iotlb..vhost_vsock: /dev/vhost-vsock for QEMU's vhost-vsock-device (bench io compares against it).
 LAB_MODULES=(irqbypass virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
-  netfs fscache 9pnet 9pnet_virtio 9p kvm ccp kvm-amd overlay tun)
+  netfs fscache 9pnet 9pnet_virtio 9p kvm ccp kvm-amd overlay tun
+  vhost_iotlb vhost vsock vmw_vsock_virtio_transport_common vhost_vsock)
 
 log() { echo "lab: $*" >&2; }
 die() { echo "lab: error: $*" >&2; exit 125; }

@@ -11,6 +11,7 @@ import dev.flotilla.vmm.devices.virtio.net.NetDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.rng.RngDeviceConfig;
 import dev.flotilla.vmm.devices.virtio.vsock.VsockDeviceConfig;
 import dev.flotilla.vmm.bench.BootBench;
+import dev.flotilla.vmm.bench.IoBench;
 import dev.flotilla.vmm.bench.VmDensityBench;
 import dev.flotilla.vmm.kvm.KvmHost;
 
@@ -44,6 +45,7 @@ import java.util.Optional;
  *                                          address is the caller's job)
  *   bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
  *   bench boot --kernel K --initrd I [--runs N] [--vcpus V] [--memory MiB] [--cmdline C] [--json FILE]
+ *   bench io --kernel K --initrd I [--size-mib N] [--small-reads N] [--vsock-mib N] [--dir D] [--json FILE]
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
  */
@@ -58,6 +60,8 @@ public final class Main {
                    flotilla-vmm bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
                    flotilla-vmm bench boot --kernel VMLINUX --initrd FILE [--runs N] [--process-runs N]
                                 [--vcpus V] [--memory MiB] [--cmdline TEXT] [--json FILE]
+                   flotilla-vmm bench io --kernel VMLINUX --initrd FILE [--size-mib N] [--small-reads N]
+                                [--vsock-mib N] [--vcpus V] [--memory MiB] [--dir DIR] [--json FILE]
             """;
 
     public static void main(String[] args) {
@@ -138,6 +142,25 @@ public final class Main {
                             number("--memory", options.getOrDefault("--memory", "128")),
                             options.getOrDefault("--cmdline", BootBench.DEFAULT_CMDLINE),
                             options.getOrDefault("--qemu", "qemu-system-x86_64"),
+                            Optional.ofNullable(options.get("--json")).map(Path::of)), out);
+                }
+                case "io" -> {
+                    requireOnly(options, "--kernel", "--initrd", "--size-mib", "--small-reads", "--vsock-mib", "--vcpus",
+                            "--memory", "--cmdline", "--json", "--qemu", "--python", "--dir");
+                    if (!options.containsKey("--kernel") || !options.containsKey("--initrd")) {
+                        throw new UsageException("bench io needs --kernel (a vmlinux) and --initrd");
+                    }
+                    yield IoBench.run(new IoBench.Options(Path.of(options.get("--kernel")),
+                            Path.of(options.get("--initrd")),
+                            number("--size-mib", options.getOrDefault("--size-mib", "64")),
+                            number("--small-reads", options.getOrDefault("--small-reads", "4096")),
+                            (long) number("--vsock-mib", options.getOrDefault("--vsock-mib", "64")) << 20,
+                            number("--vcpus", options.getOrDefault("--vcpus", "1")),
+                            number("--memory", options.getOrDefault("--memory", "256")),
+                            options.getOrDefault("--cmdline", BootBench.DEFAULT_CMDLINE),
+                            options.getOrDefault("--qemu", "qemu-system-x86_64"),
+                            options.getOrDefault("--python", "python3"),
+                            Path.of(options.getOrDefault("--dir", System.getProperty("java.io.tmpdir"))),
                             Optional.ofNullable(options.get("--json")).map(Path::of)), out);
                 }
                 default -> throw new UsageException(which.isEmpty() ? "no benchmark named" : "unknown benchmark " + which);
