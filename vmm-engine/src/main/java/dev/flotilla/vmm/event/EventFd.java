@@ -30,8 +30,12 @@ public final class EventFd implements AutoCloseable {
         return fd;
     }
 
-    /** Adds 1 to the counter, waking a poller. Ignored after {@link #close()}. */
-    public void signal() {
+    /**
+     * Adds 1 to the counter, waking a poller. Ignored after {@link #close()}. Synchronized with
+     * close so a racing signal can never write to the fd number after it was closed (and perhaps
+     * reused by another VM) nor touch the freed buffer; uncontended, the monitor costs nanoseconds.
+     */
+    public synchronized void signal() {
         if (closed) {
             return;
         }
