@@ -404,7 +404,8 @@ class VirtioVsockTest {
         guest.send(GuestVsock.CID, 2, 5, request.srcPort(), TYPE_STREAM, OP_RESPONSE, 0, 4096, 0, new byte[0]);
         guest.pump();
         assertEquals(1, device.metrics().rejections(VsockRejection.UNEXPECTED_OP));
-        assertTrue(pending.isDone());
+        // The future completes on the callback executor, not on this thread: wait for it.
+        assertTrue(guest.runUntil(pending::isDone, WAIT));
     }
 
     @Test
