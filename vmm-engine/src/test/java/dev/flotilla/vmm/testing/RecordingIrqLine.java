@@ -18,4 +18,8 @@ public final class RecordingIrqLine implements IrqLine {
     public synchronized int edges() {
         return edges;
     }
+
+    public synchronized boolean level() {
+        return level;
+    }
 }

@@ -6,7 +6,7 @@ import dev.flotilla.vmm.devices.virtio.testing.GuestDriver;
 import dev.flotilla.vmm.devices.virtio.testing.GuestDriver.Buffer;
 import dev.flotilla.vmm.devices.virtio.testing.ManualEnvironment;
 import dev.flotilla.vmm.devices.virtio.testing.MmioDriver;
-import dev.flotilla.vmm.devices.virtio.testing.RecordingIrqLine;
+import dev.flotilla.vmm.testing.RecordingIrqLine;
 import dev.flotilla.vmm.memory.GuestMemory;
 import dev.flotilla.vmm.memory.SegmentGuestMemory;
 import org.junit.jupiter.api.AfterEach;

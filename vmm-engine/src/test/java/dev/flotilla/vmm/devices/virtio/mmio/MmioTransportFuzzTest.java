@@ -1,7 +1,7 @@
 package dev.flotilla.vmm.devices.virtio.mmio;
 
 import dev.flotilla.vmm.devices.virtio.rng.VirtioRng;
-import dev.flotilla.vmm.devices.virtio.testing.RecordingIrqLine;
+import dev.flotilla.vmm.testing.RecordingIrqLine;
 import dev.flotilla.vmm.memory.SegmentGuestMemory;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;

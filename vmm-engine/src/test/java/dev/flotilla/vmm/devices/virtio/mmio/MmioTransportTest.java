@@ -9,7 +9,7 @@ import dev.flotilla.vmm.devices.virtio.queue.QueueRejection;
 import dev.flotilla.vmm.devices.virtio.queue.Virtqueue;
 import dev.flotilla.vmm.devices.virtio.testing.GuestDriver;
 import dev.flotilla.vmm.devices.virtio.testing.MmioDriver;
-import dev.flotilla.vmm.devices.virtio.testing.RecordingIrqLine;
+import dev.flotilla.vmm.testing.RecordingIrqLine;
 import dev.flotilla.vmm.devices.virtio.testing.SplitRingDriver;
 import dev.flotilla.vmm.memory.GuestMemory;
 import dev.flotilla.vmm.memory.SegmentGuestMemory;

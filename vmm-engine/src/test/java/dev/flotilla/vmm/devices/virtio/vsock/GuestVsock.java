@@ -5,7 +5,7 @@ import dev.flotilla.vmm.devices.virtio.mmio.MmioTransport;
 import dev.flotilla.vmm.devices.virtio.testing.GuestDriver;
 import dev.flotilla.vmm.devices.virtio.testing.GuestDriver.Buffer;
 import dev.flotilla.vmm.devices.virtio.testing.MmioDriver;
-import dev.flotilla.vmm.devices.virtio.testing.RecordingIrqLine;
+import dev.flotilla.vmm.testing.RecordingIrqLine;
 import dev.flotilla.vmm.memory.GuestMemory;
 import dev.flotilla.vmm.memory.SegmentGuestMemory;
 
