@@ -10,13 +10,13 @@ cd "$FLOTILLA_HOME"
 name="${1:?usage: bench-guest.sh boot|io ARGS...}"
 shift
 
-GUEST_DIR="${FLOTILLA_GUEST_DIR:-$FLOTILLA_HOME/guest}"
-[[ -x "$GUEST_DIR/build.sh" ]] || { echo "bench $name: $GUEST_DIR/build.sh is missing (set FLOTILLA_GUEST_DIR)" >&2; exit 1; }
+GUEST_DIR="$FLOTILLA_HOME/guest"
 "$GUEST_DIR/build.sh" all >&2
-paths=$("$GUEST_DIR/build.sh" paths)
-vmlinux=$(sed -n 's/^vmlinux=//p' <<<"$paths")
-initramfs=$(sed -n 's/^initramfs=//p' <<<"$paths")
-[[ -f "$vmlinux" && -f "$initramfs" ]] || { echo "bench $name: guest artifacts not found in: $paths" >&2; exit 1; }
+source "$FLOTILLA_HOME/scripts/lib.sh"
+guest_paths
+vmlinux="$FLOTILLA_KERNEL"
+initramfs="$FLOTILLA_INITRD"
+[[ -f "$vmlinux" && -f "$initramfs" ]] || { echo "bench $name: guest artifacts not found (guest/build.sh paths)" >&2; exit 1; }
 
 # The lab's root is read-only: the directory of a --json file is shared writable.
 rw=()
