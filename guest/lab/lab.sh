@@ -221,6 +221,14 @@ run() {
   local append="panic=-1 rdinit=/init nokaslr mitigations=off"
   ((verbose)) && append+=" console=ttyS0 loglevel=7 lab.verbose=1" || append+=" console=ttyS1"
 
+  # One lab at a time: each one keeps both cores of a small host busy emulating, so a second one
+  # would only make both slower (and their timings meaningless). Set FLOTILLA_LAB_LOCK to change the file.
+  exec 8>"${FLOTILLA_LAB_LOCK:-/tmp/flotilla-lab.lock}"
+  if ! flock -n 8; then
+    log "another lab run holds ${FLOTILLA_LAB_LOCK:-/tmp/flotilla-lab.lock}; waiting for it to finish"
+    flock 8
+  fi
+
   local start=$SECONDS rc=0
   timeout --kill-after=10 "$timeout" "$QEMU" \
     -accel tcg,thread=multi -cpu EPYC,+svm -smp "$smp" -m "$mem" \
