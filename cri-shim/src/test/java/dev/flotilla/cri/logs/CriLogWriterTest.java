@@ -1,0 +1,188 @@
+package dev.flotilla.cri.logs;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CriLogWriterTest {
+
+    private static final Instant T0 = Instant.parse("2026-11-22T03:04:05.000001230Z");
+
+    @TempDir
+    Path dir;
+
+    private final AtomicReference<Instant> now = new AtomicReference<>(T0);
+    private final InstantSource clock = now::get;
+
+    private CriLogWriter open(Path path, int maxLine) throws IOException {
+        return CriLogWriter.open(path, clock, maxLine);
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static List<String> lines(Path path) throws IOException {
+        return Files.readAllLines(path, StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void write_completeLine_oneFullRecordWithNanosecondUtcTimestamp() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter writer = open(log, 1024)) {
+            writer.write(LogStream.STDOUT, utf8("hello world\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F hello world"), lines(log));
+    }
+
+    @Test
+    void write_stderr_taggedStderr() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter writer = open(log, 1024)) {
+            writer.write(LogStream.STDERR, utf8("oops\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stderr F oops"), lines(log));
+    }
+
+    @Test
+    void write_lineSplitAcrossChunks_heldUntilNewline() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter writer = open(log, 1024)) {
+            writer.write(LogStream.STDOUT, utf8("hel"));
+            assertEquals(0, Files.size(log));
+            writer.write(LogStream.STDOUT, utf8("lo\nwor"));
+            writer.write(LogStream.STDOUT, utf8("ld\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F hello",
+                "2026-11-22T03:04:05.000001230Z stdout F world"), lines(log));
+    }
+
+    @Test
+    void write_lineLongerThanLimit_partialRecordsThenFull() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter writer = open(log, 4)) {
+            writer.write(LogStream.STDOUT, utf8("abcdefghij\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout P abcd",
+                "2026-11-22T03:04:05.000001230Z stdout P efgh",
+                "2026-11-22T03:04:05.000001230Z stdout F ij"), lines(log));
+    }
+
+    @Test
+    void write_lineExactlyAtLimit_singleFullRecord() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter writer = open(log, 4)) {
+            writer.write(LogStream.STDOUT, utf8("abcd\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F abcd"), lines(log));
+    }
+
+    @Test
+    void write_emptyLine_fullRecordWithEmptyContent() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter writer = open(log, 16)) {
+            writer.write(LogStream.STDOUT, utf8("\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F "), lines(log));
+    }
+
+    @Test
+    void write_interleavedStreams_eachStreamKeepsItsOwnPartialLine() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter writer = open(log, 64)) {
+            writer.write(LogStream.STDOUT, utf8("out-"));
+            writer.write(LogStream.STDERR, utf8("err-"));
+            writer.write(LogStream.STDOUT, utf8("line\n"));
+            writer.write(LogStream.STDERR, utf8("line\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F out-line",
+                "2026-11-22T03:04:05.000001230Z stderr F err-line"), lines(log));
+    }
+
+    @Test
+    void write_secondsAdvance_timestampFollowsClock() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter writer = open(log, 64)) {
+            writer.write(LogStream.STDOUT, utf8("a\n"));
+            now.set(Instant.parse("2027-01-01T00:00:00Z"));
+            writer.write(LogStream.STDOUT, utf8("b\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F a",
+                "2027-01-01T00:00:00.000000000Z stdout F b"), lines(log));
+    }
+
+    @Test
+    void close_unterminatedLine_writtenAsFullRecord() throws IOException {
+        Path log = dir.resolve("0.log");
+        CriLogWriter writer = open(log, 64);
+        writer.write(LogStream.STDOUT, utf8("no newline"));
+        writer.close();
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F no newline"), lines(log));
+    }
+
+    @Test
+    void reopen_afterKubeletRenamedFile_newRecordsGoToNewFile() throws IOException {
+        Path log = dir.resolve("0.log");
+        Path rotated = dir.resolve("0.log.20261122-030405");
+        try (CriLogWriter writer = open(log, 64)) {
+            writer.write(LogStream.STDOUT, utf8("before\npart"));
+            Files.move(log, rotated);
+            writer.reopen();
+            writer.write(LogStream.STDOUT, utf8("ial\nafter\n"));
+        }
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F before"), lines(rotated));
+        assertEquals(List.of("2026-11-22T03:04:05.000001230Z stdout F partial",
+                "2026-11-22T03:04:05.000001230Z stdout F after"), lines(log));
+    }
+
+    @Test
+    void open_existingFile_appends() throws IOException {
+        Path log = dir.resolve("0.log");
+        Files.writeString(log, "earlier record\n");
+        try (CriLogWriter writer = open(log, 64)) {
+            writer.write(LogStream.STDOUT, utf8("x\n"));
+        }
+        assertEquals(List.of("earlier record", "2026-11-22T03:04:05.000001230Z stdout F x"), lines(log));
+    }
+
+    @Test
+    void open_newFile_notWorldReadable() throws IOException {
+        Path log = dir.resolve("0.log");
+        try (CriLogWriter ignored = open(log, 64)) {
+            assertEquals("rw-r-----", PosixFilePermissions.toString(Files.getPosixFilePermissions(log)));
+        }
+    }
+
+    @Test
+    void write_afterClose_failsWithPathInMessage() throws IOException {
+        Path log = dir.resolve("0.log");
+        CriLogWriter writer = open(log, 64);
+        writer.close();
+        IOException e = assertThrows(IOException.class, () -> writer.write(LogStream.STDOUT, utf8("x\n")));
+        assertTrue(e.getMessage().contains(log.toString()), e.getMessage());
+    }
+
+    @Test
+    void reopen_directoryGone_failsAndLaterWritesFail() throws IOException {
+        Path sub = Files.createDirectory(dir.resolve("c"));
+        Path log = sub.resolve("0.log");
+        CriLogWriter writer = open(log, 64);
+        Files.delete(log);
+        Files.delete(sub);
+        assertThrows(IOException.class, writer::reopen);
+        assertThrows(IOException.class, () -> writer.write(LogStream.STDOUT, utf8("x\n")));
+    }
+}
