@@ -10,7 +10,6 @@ import dev.flotilla.cri.v1.PortMapping;
 import dev.flotilla.cri.v1.Protocol;
 
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -218,17 +217,14 @@ final class CriRequests {
                     problem = "has a prefix length that is not a number";
                 }
                 if (problem == null) {
-                    if (!address.matches("[0-9a-fA-F:.]+")) {
-                        problem = "does not start with an IP address";
-                    } else {
-                        try {
-                            int max = InetAddress.getByName(address).getAddress().length * 8;
-                            if (bits < 0 || bits > max) {
-                                problem = "has prefix length " + bits + ", outside 0-" + max;
-                            }
-                        } catch (UnknownHostException e) {
-                            problem = "does not start with an IP address";
+                    try {
+                        // ofLiteral never consults DNS, unlike getByName.
+                        int max = InetAddress.ofLiteral(address).getAddress().length * 8;
+                        if (bits < 0 || bits > max) {
+                            problem = "has prefix length " + bits + ", outside 0-" + max;
                         }
+                    } catch (IllegalArgumentException e) {
+                        problem = "does not start with an IP address";
                     }
                 }
             }

@@ -68,7 +68,7 @@ class CriRequestsTest {
     @Test
     void podCidrs_hostName_invalidArgument() {
         // Must not be resolved through DNS: only literal addresses are CIDRs.
-        assertThrows(CriException.class, () -> CriRequests.podCidrs("localhost/24"));
+        assertThrows(CriException.class, () -> CriRequests.podCidrs("fade.cafe/24"));
     }
 
     @Test
