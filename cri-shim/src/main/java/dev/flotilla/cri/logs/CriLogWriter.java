@@ -31,7 +31,8 @@ import java.util.Set;
  * <p>Rotation: the kubelet renames the file and then calls ReopenContainerLog, which calls {@link #reopen}; the
  * next record goes to a new file at the same path. Held partial lines carry over to the new file.
  *
- * <p>Thread-safe. After construction, writing allocates nothing except on a new second of the clock's time.
+ * <p>Thread-safe. Records are formatted into buffers allocated once per writer; per record only the clock's
+ * {@link Instant} is created (and the date text is recomputed once per second).
  */
 public final class CriLogWriter implements Closeable {
 

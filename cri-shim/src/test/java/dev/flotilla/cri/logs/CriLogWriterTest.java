@@ -185,4 +185,33 @@ class CriLogWriterTest {
         assertThrows(IOException.class, writer::reopen);
         assertThrows(IOException.class, () -> writer.write(LogStream.STDOUT, utf8("x\n")));
     }
+
+    @Test
+    void write_twoStreamsFromTwoThreads_recordsNeverInterleave() throws Exception {
+        Path log = dir.resolve("0.log");
+        int perThread = 2000;
+        try (CriLogWriter writer = open(log, 64)) {
+            Thread out = Thread.ofPlatform().start(() -> writeMany(writer, LogStream.STDOUT, "out", perThread));
+            Thread err = Thread.ofPlatform().start(() -> writeMany(writer, LogStream.STDERR, "err", perThread));
+            out.join();
+            err.join();
+        }
+        List<String> lines = lines(log);
+        assertEquals(2 * perThread, lines.size());
+        for (String line : lines) {
+            assertTrue(line.matches("\\S+ (stdout F out|stderr F err)-\\d+-abcdefghij"), line);
+        }
+    }
+
+    private static void writeMany(CriLogWriter writer, LogStream stream, String tag, int count) {
+        try {
+            for (int i = 0; i < count; i++) {
+                // Two chunks per line, so a held partial line meets the other thread's writes.
+                writer.write(stream, utf8(tag + "-" + i + "-abcde"));
+                writer.write(stream, utf8("fghij\n"));
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 }
