@@ -63,13 +63,20 @@ public final class CriServer implements AutoCloseable {
      * other process still serves is not, and neither is any other kind of file at that path.
      */
     public static CriServer start(CriConfig config, CriBackends backends) throws IOException {
+        return start(config, backends, new ContainerLogs());
+    }
+
+    /**
+     * As {@link #start(CriConfig, CriBackends)}, with the log registry the container backend was built with (it
+     * opens each running container's {@link dev.flotilla.cri.logs.CriLogWriter} there).
+     */
+    public static CriServer start(CriConfig config, CriBackends backends, ContainerLogs logs) throws IOException {
         if (!Epoll.isAvailable()) {
             throw new IOException("the CRI socket needs Netty's native epoll transport, which is unavailable here: "
                     + Epoll.unavailabilityCause());
         }
         Path socket = config.socket();
         prepareSocketPath(socket);
-        ContainerLogs logs = new ContainerLogs();
         PodNetworkSettings podNetwork = new PodNetworkSettings();
         EventLoopGroup boss = new EpollEventLoopGroup(1);
         EventLoopGroup workers = new EpollEventLoopGroup(2);

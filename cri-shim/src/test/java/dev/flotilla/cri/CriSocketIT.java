@@ -330,6 +330,26 @@ class CriSocketIT {
     }
 
     @Test
+    void streamPodSandboxes_twoSandboxes_oneMessageWithBoth() throws IOException {
+        start(withRecording(new RecordingBackend()));
+        runtime().runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(sandboxConfig("web", 0)).build());
+        runtime().runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(sandboxConfig("db", 0)).build());
+        List<StreamPodSandboxesResponse> messages = new ArrayList<>();
+        runtime().streamPodSandboxes(StreamPodSandboxesRequest.getDefaultInstance()).forEachRemaining(messages::add);
+        assertEquals(1, messages.size());
+        assertEquals(2, messages.getFirst().getPodSandboxesCount());
+    }
+
+    @Test
+    void streamPodSandboxes_noneMatch_noMessage() throws IOException {
+        start(withRecording(new RecordingBackend()));
+        List<StreamPodSandboxesResponse> messages = new ArrayList<>();
+        runtime().streamPodSandboxes(StreamPodSandboxesRequest.newBuilder().setFilter(PodSandboxFilter.newBuilder()
+                .setId(UNKNOWN_ID)).build()).forEachRemaining(messages::add);
+        assertEquals(List.of(), messages);
+    }
+
+    @Test
     void createContainer_sameNameAndAttemptInSandbox_alreadyExists() throws IOException {
         start(withRecording(new RecordingBackend()));
         String sandbox = runtime().runPodSandbox(RunPodSandboxRequest.newBuilder()

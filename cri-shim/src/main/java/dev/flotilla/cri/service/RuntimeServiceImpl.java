@@ -333,8 +333,9 @@ public final class RuntimeServiceImpl extends RuntimeServiceGrpc.RuntimeServiceI
             String id = CriRequests.containerId("container_id", request.getContainerId());
             CriRequests.command("cmd", request.getCmdList());
             long timeout = CriRequests.nonNegativeSeconds("timeout", request.getTimeout());
-            return containers("ExecSync").execSync(id, List.copyOf(request.getCmdList()),
+            ExecSyncResponse result = containers("ExecSync").execSync(id, List.copyOf(request.getCmdList()),
                     Duration.ofSeconds(timeout));
+            return capOutput(result);
         });
     }
 
@@ -465,6 +466,18 @@ public final class RuntimeServiceImpl extends RuntimeServiceGrpc.RuntimeServiceI
                 : containers.listContainers().stream()
                         .collect(Collectors.toMap(Container::getId, Container::getPodSandboxId, (a, b) -> a));
         return CriFilters.containerStats(containers.listContainerStats(), filter, sandboxOf);
+    }
+
+    /** Enforces the CRI's 16 MiB cap per stream even if a backend forgot to (CVE-2022-1708). */
+    static ExecSyncResponse capOutput(ExecSyncResponse result) {
+        int cap = ContainerBackend.EXEC_SYNC_OUTPUT_CAP;
+        if (result.getStdout().size() <= cap && result.getStderr().size() <= cap) {
+            return result;
+        }
+        return result.toBuilder()
+                .setStdout(result.getStdout().substring(0, Math.min(cap, result.getStdout().size())))
+                .setStderr(result.getStderr().substring(0, Math.min(cap, result.getStderr().size())))
+                .build();
     }
 
     private PodSandboxBackend sandboxes(String rpc) {

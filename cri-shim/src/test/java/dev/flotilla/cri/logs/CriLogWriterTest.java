@@ -214,4 +214,54 @@ class CriLogWriterTest {
             throw new java.io.UncheckedIOException(e);
         }
     }
+
+    @Test
+    void write_randomChunksAndLineLengths_kubeletStyleReaderGetsOriginalLinesBack() throws IOException {
+        java.util.Random random = new java.util.Random(42);
+        Path log = dir.resolve("0.log");
+        List<String> expectedOut = new java.util.ArrayList<>();
+        StringBuilder output = new StringBuilder();
+        for (int i = 0; i < 300; i++) {
+            int length = random.nextInt(3) == 0 ? random.nextInt(40) : random.nextInt(6);
+            StringBuilder line = new StringBuilder();
+            for (int j = 0; j < length; j++) {
+                line.append((char) ('a' + random.nextInt(26)));
+            }
+            expectedOut.add(line.toString());
+            output.append(line).append('\n');
+        }
+        byte[] bytes = utf8(output.toString());
+        try (CriLogWriter writer = open(log, 7)) {
+            for (int at = 0; at < bytes.length; ) {
+                int n = Math.min(bytes.length - at, 1 + random.nextInt(20));
+                writer.write(LogStream.STDOUT, bytes, at, n);
+                at += n;
+            }
+        }
+        assertEquals(expectedOut, readLikeKubelet(log, "stdout"));
+    }
+
+    /** Joins P records up to the next F record of the same stream, as the kubelet's log reader does. */
+    private static List<String> readLikeKubelet(Path log, String stream) throws IOException {
+        List<String> lines = new java.util.ArrayList<>();
+        StringBuilder partial = new StringBuilder();
+        for (String record : lines(log)) {
+            String[] parts = record.split(" ", 4);
+            assertEquals(4, parts.length, record);
+            java.time.Instant.parse(parts[0]);
+            if (!parts[1].equals(stream)) {
+                continue;
+            }
+            partial.append(parts[3]);
+            if (parts[2].equals("F")) {
+                lines.add(partial.toString());
+                partial.setLength(0);
+            } else {
+                assertEquals("P", parts[2], record);
+                assertEquals(7, parts[3].length(), "a partial record carries a full line limit: " + record);
+            }
+        }
+        assertEquals("", partial.toString(), "no partial line left unterminated");
+        return lines;
+    }
 }
