@@ -87,6 +87,10 @@ public final class CriServer implements AutoCloseable {
                 .workerEventLoopGroup(workers)
                 .executor(calls)
                 .maxInboundMessageSize(MAX_REQUEST_BYTES)
+                // A local socket has no middlebox to protect: accept client keepalive pings generously instead of
+                // answering a chatty client with GOAWAY (grpc-java's default minimum is five minutes).
+                .permitKeepAliveTime(10, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true)
                 .addService(new RuntimeServiceImpl(config, backends, logs, podNetwork))
                 .addService(new ImageServiceImpl(backends))
                 .build();

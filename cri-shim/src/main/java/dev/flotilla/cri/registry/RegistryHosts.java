@@ -9,7 +9,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -97,7 +96,7 @@ public final class RegistryHosts {
 
     @Override
     public String toString() {
-        return hosts.values().stream().map(Function.identity()).map(RegistryHost::toString)
+        return hosts.values().stream().map(RegistryHost::toString)
                 .collect(Collectors.joining(", ", "RegistryHosts[", "]"));
     }
 
