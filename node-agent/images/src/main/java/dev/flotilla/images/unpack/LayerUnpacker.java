@@ -189,11 +189,11 @@ public final class LayerUnpacker {
             RootDirectory.deleteRecursively(path);
             SpecialFiles.mknod(path, entry.isCharacterDevice() ? SpecialFiles.S_IFCHR : SpecialFiles.S_IFBLK,
                     entry.getMode(), entry.getDevMajor(), entry.getDevMinor());
-            setMetadata(path, entry, false);
+            setSpecialFileMetadata(path, entry);
         } else if (type == TarConstants.LF_FIFO) {
             RootDirectory.deleteRecursively(path);
             SpecialFiles.mknod(path, SpecialFiles.S_IFIFO, entry.getMode(), 0, 0);
-            setMetadata(path, entry, false);
+            setSpecialFileMetadata(path, entry);
         } else {
             throw new UnsafeLayerException(layer.name() + " entry '" + name + "' has tar type '" + (char) type + "', which is not a file, directory, link or FIFO");
         }
@@ -303,6 +303,18 @@ public final class LayerUnpacker {
         }
         Files.getFileAttributeView(path, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                 .setTimes(modificationTime(entry), null, null);
+    }
+
+    /** FIFOs and device nodes: the JDK would open them to set metadata (see SpecialFiles). */
+    private static void setSpecialFileMetadata(Path path, TarArchiveEntry entry) throws IOException {
+        long uid = entry.getLongUserId();
+        long gid = entry.getLongGroupId();
+        if (uid < 0 || gid < 0 || uid > 0xFFFF_FFFEL || gid > 0xFFFF_FFFEL) {
+            throw new UnsafeLayerException("entry '" + entry.getName() + "' has an invalid owner " + uid + ":" + gid);
+        }
+        SpecialFiles.lchown(path, (int) uid, (int) gid);
+        SpecialFiles.chmod(path, entry.getMode() & 07777);
+        SpecialFiles.setModificationTime(path, modificationTime(entry));
     }
 
     private static boolean isOwnedByRoot(Path path) throws IOException {

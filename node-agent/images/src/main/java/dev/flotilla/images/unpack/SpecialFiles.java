@@ -13,8 +13,10 @@ import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 
 /**
- * {@code mknod(2)} for FIFOs and device nodes, which the JDK cannot create. The only native call of
- * this library; linked once.
+ * {@code mknod(2)} for FIFOs and device nodes, which the JDK cannot create, and metadata calls for
+ * them: the JDK sets modes and owners with {@code NOFOLLOW_LINKS} by opening the file, and opening
+ * a FIFO blocks (opening a device node has side effects), so these go straight to the path-based
+ * system calls. The only native calls of this library; linked once.
  */
 final class SpecialFiles {
     static final int S_IFIFO = 0010000;
@@ -29,6 +31,23 @@ final class SpecialFiles {
             LINKER.defaultLookup().find("mknod").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
             Linker.Option.captureCallState("errno"));
+    private static final MethodHandle CHMOD = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("chmod").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    private static final MethodHandle LCHOWN = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("lchown").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    /** int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags). */
+    private static final MethodHandle UTIMENSAT = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("utimensat").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    private static final int AT_FDCWD = -100;
+    private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+    /** tv_nsec value telling utimensat to leave that time alone. */
+    private static final long UTIME_OMIT = (1L << 30) - 2;
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LINKER.defaultLookup().find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -50,6 +69,58 @@ final class SpecialFiles {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("mknod call failed", t);
+        }
+    }
+
+    /** chmod(2) with all 12 mode bits; the path's last component is the special file itself. */
+    static void chmod(Path path, int mode) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            int result = (int) CHMOD.invokeExact(capture, arena.allocateFrom(path.toString()), mode & 07777);
+            check(result, capture, "chmod", path);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("chmod call failed", t);
+        }
+    }
+
+    /** lchown(2); uid and gid are unsigned 32-bit values passed in an int. */
+    static void lchown(Path path, int uid, int gid) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            int result = (int) LCHOWN.invokeExact(capture, arena.allocateFrom(path.toString()), uid, gid);
+            check(result, capture, "lchown", path);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("lchown call failed", t);
+        }
+    }
+
+    /** Sets the modification time (access time untouched) without following or opening the file. */
+    static void setModificationTime(Path path, java.nio.file.attribute.FileTime time) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            MemorySegment times = arena.allocate(ValueLayout.JAVA_LONG, 4);
+            java.time.Instant instant = time.toInstant();
+            times.setAtIndex(ValueLayout.JAVA_LONG, 0, 0);
+            times.setAtIndex(ValueLayout.JAVA_LONG, 1, UTIME_OMIT);
+            times.setAtIndex(ValueLayout.JAVA_LONG, 2, instant.getEpochSecond());
+            times.setAtIndex(ValueLayout.JAVA_LONG, 3, instant.getNano());
+            int result = (int) UTIMENSAT.invokeExact(capture, AT_FDCWD, arena.allocateFrom(path.toString()), times, AT_SYMLINK_NOFOLLOW);
+            check(result, capture, "utimensat", path);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("utimensat call failed", t);
+        }
+    }
+
+    private static void check(int result, MemorySegment capture, String call, Path path) throws Throwable {
+        if (result != 0) {
+            int errno = (int) ERRNO.get(capture, 0L);
+            throw new IOException(call + " " + path + " failed: " + strerror(errno) + " (errno " + errno + ")");
         }
     }
 
