@@ -156,7 +156,7 @@ public final class StoreLocks {
 
     private FileChannel openLockFile(String name) throws IOException {
         try {
-            return FileChannel.open(lockDir.resolve(name + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            return FileChannel.open(lockDir.resolve(name + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
