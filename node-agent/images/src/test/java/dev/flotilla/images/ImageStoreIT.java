@@ -2,6 +2,7 @@ package dev.flotilla.images;
 
 import dev.flotilla.images.testsupport.LocalRegistry;
 import dev.flotilla.images.testsupport.OciLayout;
+import dev.flotilla.images.testsupport.PullMain;
 import dev.flotilla.images.testsupport.RegistryProxy;
 import dev.flotilla.images.testsupport.TarBuilder;
 import org.junit.jupiter.api.AfterAll;
@@ -378,6 +379,32 @@ class ImageStoreIT {
             }
 
             assertTrue(images.stream().allMatch(image -> image.manifestDigest().equals(appAmd64.digest())));
+            assertEquals(1, proxy.blobFetches(base.digest().toString()));
+            assertEquals(1, proxy.blobFetches(app.digest().toString()));
+        }
+    }
+
+    @Test
+    void pull_concurrentlyFromTwoProcesses_fetchesEachSharedBlobOnce(@TempDir Path root) throws Exception {
+        try (RegistryProxy proxy = new RegistryProxy(registry.address())) {
+            proxy.delayBlobs(1000);
+            Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+            Process child = new ProcessBuilder(java.toString(), "--enable-native-access=ALL-UNNAMED",
+                    "-cp", System.getProperty("java.class.path"), PullMain.class.getName(),
+                    root.toString(), proxy.address(), proxy.address() + "/test/app:1")
+                    .redirectErrorStream(true).start();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (proxy.totalRequests() == 0 && child.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+
+            // The other process is now inside its pull; this one pulls an image with the same layers.
+            Image here = store(root, proxy.address()).pull(ImageReference.parse(proxy.address() + "/test/multi:1"), null);
+            String childOutput = new String(child.getInputStream().readAllBytes());
+
+            assertEquals(0, child.waitFor(), childOutput);
+            assertTrue(childOutput.contains(appAmd64.digest().toString()), childOutput);
+            assertEquals(appAmd64.digest(), here.manifestDigest());
             assertEquals(1, proxy.blobFetches(base.digest().toString()));
             assertEquals(1, proxy.blobFetches(app.digest().toString()));
         }

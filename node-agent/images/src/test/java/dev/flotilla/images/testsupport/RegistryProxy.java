@@ -72,6 +72,11 @@ public final class RegistryProxy implements AutoCloseable {
                 .mapToInt(e -> e.getValue().get()).sum();
     }
 
+    /** Requests of any kind seen so far. */
+    public int totalRequests() {
+        return requests.values().stream().mapToInt(AtomicInteger::get).sum();
+    }
+
     public int tokenRequests() {
         return requests.getOrDefault("/token", new AtomicInteger()).get();
     }
