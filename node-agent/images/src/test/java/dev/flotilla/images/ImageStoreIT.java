@@ -290,6 +290,25 @@ class ImageStoreIT {
     }
 
     @Test
+    void pull_registryStallsMidBlob_failsWithinTimeoutAndStoresNothing(@TempDir Path root) throws Exception {
+        try (RegistryProxy proxy = new RegistryProxy(registry.address())) {
+            proxy.stallBlob(base.digest().hex());
+            ImageStore store = ImageStore.open(StoreConfig.defaults(root).withPlainHttpRegistries(Set.of(proxy.address()))
+                    .withRequestTimeout(java.time.Duration.ofSeconds(2)));
+            long start = System.nanoTime();
+
+            RegistryException failure = assertThrows(RegistryException.class,
+                    () -> store.pull(ImageReference.parse(proxy.address() + "/test/app:1"), null));
+
+            assertTrue(failure.getMessage().contains("stalled: no data for 2 s"), failure.getMessage());
+            assertTrue(System.nanoTime() - start < 20_000_000_000L, "gave up well before the proxy's 30 s");
+            assertTrue(store.list().isEmpty());
+            assertFalse(Files.exists(root.resolve("blobs/sha256").resolve(base.digest().hex())));
+            assertEmpty(root.resolve("tmp"));
+        }
+    }
+
+    @Test
     void rootfs_layerEscapingThroughAbsoluteSymlink_isRefusedAndNothingPublished(@TempDir Path root) throws IOException {
         ImageStore store = store(root);
         Image image = store.pull(ref("evil:1"), null);

@@ -64,7 +64,8 @@ public final class RegistryClient {
     /**
      * @param plainHttpRegistries registry hosts (as in references, {@code host:port}) reached over
      *                            plain HTTP instead of HTTPS
-     * @param requestTimeout      how long to wait for a response's headers
+     * @param requestTimeout      how long to wait for a response's headers, and for the next
+     *                            bytes of a blob download before giving it up as stalled
      */
     public RegistryClient(Set<String> plainHttpRegistries, Duration requestTimeout) {
         this.plainHttpRegistries = Set.copyOf(plainHttpRegistries);
@@ -120,7 +121,8 @@ public final class RegistryClient {
         if (response.statusCode() != 200) {
             throw failure(what, response);
         }
-        return new BlobDownload(response.body(), response.headers().firstValueAsLong("Content-Length").orElse(-1));
+        return new BlobDownload(new StallGuardInputStream(response.body(), requestTimeout, what),
+                response.headers().firstValueAsLong("Content-Length").orElse(-1));
     }
 
     private HttpResponse<InputStream> get(ImageReference image, String path, String accept, RegistryCredentials credentials, String what) {

@@ -36,6 +36,7 @@ public final class RegistryProxy implements AutoCloseable {
     private volatile boolean tokenAuth;
     private volatile long blobDelayMillis;
     private volatile String cutBlobHex;
+    private volatile String stallBlobHex;
 
     public RegistryProxy(String upstreamAddress) throws IOException {
         this.upstream = "http://" + upstreamAddress;
@@ -64,6 +65,11 @@ public final class RegistryProxy implements AutoCloseable {
     /** Serve only the first half of this blob, then drop the connection. */
     public void cutBlob(String hex) {
         this.cutBlobHex = hex;
+    }
+
+    /** Serve the first half of this blob, then send nothing more (for up to 30 s). */
+    public void stallBlob(String hex) {
+        this.stallBlobHex = hex;
     }
 
     /** How many GETs reached {@code /v2/<repository>/blobs/<digest>} (any repository). */
@@ -131,6 +137,12 @@ public final class RegistryProxy implements AutoCloseable {
                 out.flush();
                 // Closing with bytes missing makes the server drop the connection: the client
                 // sees the body end early, as when a registry or network dies mid-download.
+                return;
+            }
+            if (blob && stallBlobHex != null && path.endsWith(stallBlobHex)) {
+                out.write(body, 0, body.length / 2);
+                out.flush();
+                Thread.sleep(30_000);
                 return;
             }
             out.write(body);
