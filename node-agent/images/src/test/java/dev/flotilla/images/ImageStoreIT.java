@@ -78,6 +78,7 @@ class ImageStoreIT {
         other = layout.layer(new TarBuilder().file("etc/other", "other image").build());
         corrupt = layout.layer(new TarBuilder().file("etc/corrupt", "x".repeat(5000)).build());
         missing = layout.layer(new TarBuilder().file("etc/missing", "gone").build());
+        OciLayout.Layer zstd = layout.zstdLayer(new TarBuilder().file("etc/zstd", "from a zstd layer").build());
         OciLayout.Layer evil = layout.layer(new TarBuilder().symlink("hostetc", "/etc").file("hostetc/flotilla-pwned", "pwned").build());
 
         appAmd64 = layout.image("amd64", OciLayout.list(base, app), List.of("echo hello"), Map.of("role", "app"));
@@ -87,9 +88,10 @@ class ImageStoreIT {
         layout.tag("arm", layout.image("arm64", OciLayout.list(base), List.of("true"), Map.of()));
         layout.tag("corrupt", layout.image("amd64", OciLayout.list(base, corrupt), List.of("true"), Map.of()));
         layout.tag("missing", layout.image("amd64", OciLayout.list(base, missing), List.of("true"), Map.of()));
+        layout.tag("zstd", layout.image("amd64", OciLayout.list(base, zstd), List.of("true"), Map.of()));
         layout.tag("evil", layout.image("amd64", OciLayout.list(base, evil), List.of("true"), Map.of()));
         layout.write();
-        for (String tag : List.of("app", "other", "multi", "corrupt", "missing", "evil")) {
+        for (String tag : List.of("app", "other", "multi", "corrupt", "missing", "evil", "zstd")) {
             registry.push(layout.dir(), tag, "test/" + tag + ":1");
         }
         // Damage the registry's copy of one blob (same length, other bytes) and delete another's.
@@ -142,6 +144,15 @@ class ImageStoreIT {
         } finally {
             LocalRegistry.run(List.of("umount", mount.toString()));
         }
+    }
+
+    @Test
+    void rootfs_zstdLayer_isUnpacked(@TempDir Path root, @TempDir Path extracted) throws Exception {
+        ImageStore store = store(root);
+        Path rootfs = store.rootfs(store.pull(ref("zstd:1"), null));
+
+        LocalRegistry.run(List.of("fsck.erofs", "--extract=" + extracted.resolve("x"), rootfs.toString()));
+        assertEquals("from a zstd layer", Files.readString(extracted.resolve("x/etc/zstd")));
     }
 
     @Test

@@ -59,6 +59,19 @@ public final class OciLayout {
         return new Layer(blob(MediaTypes.OCI_LAYER_GZIP, compressed.toByteArray()), Digest.sha256(tar));
     }
 
+    /** A zstd-compressed layer, compressed by the zstd command (not by the library we decode with). */
+    public Layer zstdLayer(byte[] tar) throws IOException, InterruptedException {
+        Process zstd = new ProcessBuilder("zstd", "-q", "-c").start();
+        try (var in = zstd.getOutputStream()) {
+            in.write(tar);
+        }
+        byte[] compressed = zstd.getInputStream().readAllBytes();
+        if (zstd.waitFor() != 0) {
+            throw new IOException("zstd failed: " + new String(zstd.getErrorStream().readAllBytes()));
+        }
+        return new Layer(blob(MediaTypes.OCI_LAYER_ZSTD, compressed), Digest.sha256(tar));
+    }
+
     /** An image manifest for linux/{@code architecture} whose config runs {@code cmd}. */
     public Manifest image(String architecture, List<Layer> layers, List<String> cmd, Map<String, String> extra) throws IOException {
         ObjectNode config = JSON.createObjectNode();
