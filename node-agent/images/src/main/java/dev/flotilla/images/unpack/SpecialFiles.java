@@ -1,0 +1,136 @@
+package dev.flotilla.images.unpack;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Path;
+
+/**
+ * {@code mknod(2)} for FIFOs and device nodes, which the JDK cannot create, and metadata calls for
+ * them: the JDK sets modes and owners with {@code NOFOLLOW_LINKS} by opening the file, and opening
+ * a FIFO blocks (opening a device node has side effects), so these go straight to the path-based
+ * system calls. The only native calls of this library; linked once.
+ */
+final class SpecialFiles {
+    static final int S_IFIFO = 0010000;
+    static final int S_IFCHR = 0020000;
+    static final int S_IFBLK = 0060000;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    /** int mknod(const char *path, mode_t mode, dev_t dev): mode_t is 32-bit, dev_t 64-bit on x86_64. */
+    private static final MethodHandle MKNOD = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("mknod").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
+            Linker.Option.captureCallState("errno"));
+    private static final MethodHandle CHMOD = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("chmod").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    private static final MethodHandle LCHOWN = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("lchown").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    /** int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags). */
+    private static final MethodHandle UTIMENSAT = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("utimensat").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    private static final int AT_FDCWD = -100;
+    private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+    /** tv_nsec value telling utimensat to leave that time alone. */
+    private static final long UTIME_OMIT = (1L << 30) - 2;
+    private static final MethodHandle STRERROR = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("strerror").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+
+    private SpecialFiles() {
+    }
+
+    /** Creates a FIFO, or a character or block device ({@code type} is one of the S_IF constants). */
+    static void mknod(Path path, int type, int permissions, long major, long minor) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            MemorySegment cPath = arena.allocateFrom(path.toString());
+            int result = (int) MKNOD.invokeExact(capture, cPath, type | (permissions & 07777), makedev(major, minor));
+            if (result != 0) {
+                int errno = (int) ERRNO.get(capture, 0L);
+                throw new IOException("mknod " + path + " failed: " + strerror(errno) + " (errno " + errno + ")");
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("mknod call failed", t);
+        }
+    }
+
+    /** chmod(2) with all 12 mode bits; the path's last component is the special file itself. */
+    static void chmod(Path path, int mode) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            int result = (int) CHMOD.invokeExact(capture, arena.allocateFrom(path.toString()), mode & 07777);
+            check(result, capture, "chmod", path);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("chmod call failed", t);
+        }
+    }
+
+    /** lchown(2); uid and gid are unsigned 32-bit values passed in an int. */
+    static void lchown(Path path, int uid, int gid) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            int result = (int) LCHOWN.invokeExact(capture, arena.allocateFrom(path.toString()), uid, gid);
+            check(result, capture, "lchown", path);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("lchown call failed", t);
+        }
+    }
+
+    /** Sets the modification time (access time untouched) without following or opening the file. */
+    static void setModificationTime(Path path, java.nio.file.attribute.FileTime time) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            MemorySegment times = arena.allocate(ValueLayout.JAVA_LONG, 4);
+            java.time.Instant instant = time.toInstant();
+            times.setAtIndex(ValueLayout.JAVA_LONG, 0, 0);
+            times.setAtIndex(ValueLayout.JAVA_LONG, 1, UTIME_OMIT);
+            times.setAtIndex(ValueLayout.JAVA_LONG, 2, instant.getEpochSecond());
+            times.setAtIndex(ValueLayout.JAVA_LONG, 3, instant.getNano());
+            int result = (int) UTIMENSAT.invokeExact(capture, AT_FDCWD, arena.allocateFrom(path.toString()), times, AT_SYMLINK_NOFOLLOW);
+            check(result, capture, "utimensat", path);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("utimensat call failed", t);
+        }
+    }
+
+    private static void check(int result, MemorySegment capture, String call, Path path) throws Throwable {
+        if (result != 0) {
+            int errno = (int) ERRNO.get(capture, 0L);
+            throw new IOException(call + " " + path + " failed: " + strerror(errno) + " (errno " + errno + ")");
+        }
+    }
+
+    /** glibc's gnu_dev_makedev encoding. */
+    static long makedev(long major, long minor) {
+        return ((major & 0xfffff000L) << 32) | ((major & 0xfffL) << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xffL);
+    }
+
+    private static String strerror(int errno) throws Throwable {
+        MemorySegment message = (MemorySegment) STRERROR.invokeExact(errno);
+        return message.reinterpret(512).getString(0);
+    }
+}
