@@ -23,7 +23,7 @@ done
 [[ -x "$JAVA_HOME/bin/jlink" ]] || { echo "build-base: no jlink in JAVA_HOME=$JAVA_HOME (a JDK 25 is needed)" >&2; exit 1; }
 
 java_version=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.runtime.version = //p')
-hash=$(printf '%s\n' "$SUITE" "$PACKAGES" "$MODULES" "$java_version" "$(sha256sum "$0")" | sha256sum | cut -c1-12)
+hash=$(printf '%s\n' "$SUITE" "$PACKAGES" "$MODULES" "$java_version" "$(sha256sum < "$0")" | sha256sum | cut -c1-12)
 LAYOUT="$CACHE/images/$NAME-$hash"
 if [[ -f "$LAYOUT/index.json" ]]; then
   echo "$LAYOUT:latest"
