@@ -14,7 +14,8 @@ export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 
 # Debian packages each service's image needs besides Java (comma-separated).
 declare -A BASE_PACKAGES=(
-  [control-plane]=""
+  # The embedded PostgreSQL binaries (used when no JDBC URL is configured) link against libstdc++.
+  [control-plane]="libstdc++6"
   # Taps, bridges, NAT and sandbox isolation are made with these (issue #5); CNI plugins call iptables too.
   [node-agent]="iproute2,nftables,iptables,kmod"
 )
