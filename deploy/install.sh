@@ -175,12 +175,14 @@ install_node_agent() {
   set_env "$env" FLOTILLA_NODE_CONTROL_PLANE_URL "$control_plane_url"
   set_env "$env" FLOTILLA_NODE_CONTROL_PLANE_JOIN_TOKEN "$join_token"
   has_env FLOTILLA_NODE_NAME "$env" || set_env "$env" FLOTILLA_NODE_NAME "$(hostname -s)"
-  set_env "$env" QUARKUS_HTTP_PORT 8481
+  set_env "$env" QUARKUS_HTTP_PORT 7070
   set_env "$env" FLOTILLA_NODE_STATE_DIR /var/lib/flotilla/node
+  set_env "$env" FLOTILLA_NODE_NETWORK_ENABLED true
+  set_env "$env" FLOTILLA_NODE_NETWORK_NAT true
   set_env "$env" FLOTILLA_NODE_CRI_ENABLED "$kubelet"
   set_env "$env" FLOTILLA_NODE_CRI_SOCKET /run/flotilla/cri.sock
-  set_env "$env" FLOTILLA_NODE_GUEST_KERNEL /var/lib/flotilla/guest/vmlinux
-  set_env "$env" FLOTILLA_NODE_GUEST_INITRD /var/lib/flotilla/guest/initramfs.cpio.gz
+  set_env "$env" FLOTILLA_NODE_GUESTS_LINUX_KERNEL /var/lib/flotilla/guest/vmlinux
+  set_env "$env" FLOTILLA_NODE_GUESTS_LINUX_INITRD /var/lib/flotilla/guest/initramfs.cpio.gz
   install -d -m 755 "$root/var/lib/flotilla/guest"
   install_app node-agent
   install_unit flotilla-node-agent
