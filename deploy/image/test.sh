@@ -82,10 +82,10 @@ for line in "${images[@]}"; do
       | .mounts += [
           {destination: "/dev/kvm", type: "bind", source: "/dev/kvm", options: ["bind"]},
           {destination: "/dev/net/tun", type: "bind", source: "/dev/net/tun", options: ["bind"]},
-          {destination: "/var/lib/flotilla/node", type: "bind", source: $w + "/node/state", options: ["rbind"]},
-          {destination: "/run/flotilla", type: "bind", source: $w + "/node/cri", options: ["rbind"]},
-          {destination: "/var/lib/flotilla/guest", type: "bind", source: $w + "/node/guest", options: ["rbind", "ro"]},
-          {destination: "/var/log/pods", type: "bind", source: $w + "/node/pods", options: ["rbind"]}]
+          {destination: "/var/lib/flotilla/node", type: "bind", source: ($w + "/node/state"), options: ["rbind"]},
+          {destination: "/run/flotilla", type: "bind", source: ($w + "/node/cri"), options: ["rbind"]},
+          {destination: "/var/lib/flotilla/guest", type: "bind", source: ($w + "/node/guest"), options: ["rbind", "ro"]},
+          {destination: "/var/log/pods", type: "bind", source: ($w + "/node/pods"), options: ["rbind"]}]
       | .process.env += ["FLOTILLA_NODE_STATE_DIR=/var/lib/flotilla/node", "FLOTILLA_NODE_CRI_SOCKET=/run/flotilla/cri.sock"]'
   fi
   caps=$(jq -nc '[range(0; 41)] | map(["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_DAC_READ_SEARCH","CAP_FOWNER","CAP_FSETID","CAP_KILL","CAP_SETGID","CAP_SETUID","CAP_SETPCAP","CAP_LINUX_IMMUTABLE","CAP_NET_BIND_SERVICE","CAP_NET_BROADCAST","CAP_NET_ADMIN","CAP_NET_RAW","CAP_IPC_LOCK","CAP_IPC_OWNER","CAP_SYS_MODULE","CAP_SYS_RAWIO","CAP_SYS_CHROOT","CAP_SYS_PTRACE","CAP_SYS_PACCT","CAP_SYS_ADMIN","CAP_SYS_BOOT","CAP_SYS_NICE","CAP_SYS_RESOURCE","CAP_SYS_TIME","CAP_SYS_TTY_CONFIG","CAP_MKNOD","CAP_LEASE","CAP_AUDIT_WRITE","CAP_AUDIT_CONTROL","CAP_SETFCAP","CAP_MAC_OVERRIDE","CAP_MAC_ADMIN","CAP_SYSLOG","CAP_WAKE_ALARM","CAP_BLOCK_SUSPEND","CAP_AUDIT_READ","CAP_PERFMON","CAP_BPF","CAP_CHECKPOINT_RESTORE"][.])')
