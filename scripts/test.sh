@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test tier, in order. Called by `./flotilla test` (which found the JDK and installed packages).
 #  1. unit and native-KVM tests of every module (Maven; tiny guests run on any /dev/kvm)
+#     then the bare-host install files (deploy/, staged into a scratch root)
 #  2. guest artifacts (kernel, initramfs), cached outside the checkout
 #  3. guest artifact and lab self-check (QEMU boots our kernel inside the lab)
 #  4. Linux end-to-end tests of the engine: natively on hardware KVM, inside one lab boot on PVM
@@ -12,6 +13,9 @@ START=$(date +%s)
 
 step "1/4 build, unit and native-KVM tests (mvn install)"
 mvn -B -q install
+
+step "1b/4 bare-host install files (deploy/test.sh)"
+"$FLOTILLA_HOME/deploy/test.sh"
 
 step "2/4 guest artifacts"
 "$FLOTILLA_HOME/guest/build.sh" all
