@@ -7,6 +7,10 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+
+/* statfs f_type of cgroup2 (linux/magic.h, not on musl's include path). */
+#define CGROUP2_MAGIC 0x63677270
 #include <unistd.h>
 
 int cgroup_setup(void)
@@ -15,7 +19,10 @@ int cgroup_setup(void)
         agent_log("cannot create %s: %s", CGROUP_ROOT, strerror(errno));
         return -1;
     }
-    if (mount("cgroup2", CGROUP_ROOT, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0 && errno != EBUSY) {
+    /* A restarted agent finds it mounted already: mounting again would stack a second copy. */
+    struct statfs fs;
+    if ((statfs(CGROUP_ROOT, &fs) != 0 || fs.f_type != CGROUP2_MAGIC) &&
+        mount("cgroup2", CGROUP_ROOT, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0 && errno != EBUSY) {
         agent_log("cannot mount cgroup2 on %s: %s", CGROUP_ROOT, strerror(errno));
         return -1;
     }
