@@ -330,11 +330,21 @@ static void build_rootfs(const struct spawn_plan *plan)
 
     if (chdir(rootfs) != 0)
         child_fail(w, "cannot enter %s", rootfs);
-    /* pivot_root(".", "."): the old root ends up stacked under the new one, then is detached. */
-    if (syscall(SYS_pivot_root, ".", ".") != 0)
+    /* pivot_root(".", "."): the old root ends up stacked under the new one, then is detached.
+     * The guest's root is usually the initramfs, which pivot_root refuses (EINVAL: the initial
+     * rootfs has no parent mount); then the overlay is moved over "/" and chrooted into, as
+     * switch_root does. The guest's own tree stays hidden under it, in this namespace only. */
+    if (syscall(SYS_pivot_root, ".", ".") == 0) {
+        if (umount2(".", MNT_DETACH) != 0)
+            child_fail(w, "cannot detach the guest's root from the container");
+    } else if (errno == EINVAL) {
+        if (mount(rootfs, "/", NULL, MS_MOVE, NULL) != 0)
+            child_fail(w, "cannot move the container's root %s over /", rootfs);
+        if (chroot(".") != 0)
+            child_fail(w, "chroot into the container's root");
+    } else {
         child_fail(w, "pivot_root into %s failed", rootfs);
-    if (umount2(".", MNT_DETACH) != 0)
-        child_fail(w, "cannot detach the guest's root from the container");
+    }
     if (chdir("/") != 0)
         child_fail(w, "chdir / in the container");
     if (plan->spec->namespaces.uts) {
