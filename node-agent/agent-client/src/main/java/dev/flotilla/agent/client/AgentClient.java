@@ -70,6 +70,8 @@ public final class AgentClient implements AutoCloseable {
     /** Stdin data per WriteStdin request: the agent's bound for WriteStdin.data. */
     static final int STDIN_CHUNK = 32_768;
 
+    private static final System.Logger LOG = System.getLogger(AgentClient.class.getName());
+
     private record Pending(String what, CompletableFuture<AgentMessage> future) {}
 
     private record ProcessKey(String containerId, String execId) {}
@@ -417,17 +419,26 @@ public final class AgentClient implements AutoCloseable {
             case OUTPUT -> {
                 ProcessListener l = listeners.get(new ProcessKey(m.getOutput().getProcess().getContainerId(), m.getOutput().getProcess().getExecId()));
                 if (l != null) {
-                    l.onOutput(m.getOutput().getStream(), m.getOutput().getData().toByteArray());
+                    notify(l, () -> l.onOutput(m.getOutput().getStream(), m.getOutput().getData().toByteArray()));
                 }
             }
             case EXITED -> {
                 ProcessListener l = listeners.remove(new ProcessKey(m.getExited().getProcess().getContainerId(), m.getExited().getProcess().getExecId()));
                 if (l != null) {
-                    l.onExit(m.getExited().getStatus());
+                    notify(l, () -> l.onExit(m.getExited().getStatus()));
                 }
             }
-            case OOM -> oomListener.accept(m.getOom());
+            case OOM -> notify(oomListener, () -> oomListener.accept(m.getOom()));
             default -> { } // an event kind newer than this client: ignored
+        }
+    }
+
+    /** Runs a listener callback; a listener that throws is logged, never allowed to end the connection. */
+    private void notify(Object listener, Runnable callback) {
+        try {
+            callback.run();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "listener " + listener + " of " + peer + " threw; event dropped", e);
         }
     }
 
@@ -452,7 +463,7 @@ public final class AgentClient implements AutoCloseable {
         List<ProcessListener> orphaned = new ArrayList<>(listeners.values());
         listeners.clear();
         for (ProcessListener l : orphaned) {
-            l.onDisconnected(cause);
+            notify(l, () -> l.onDisconnected(cause));
         }
     }
 

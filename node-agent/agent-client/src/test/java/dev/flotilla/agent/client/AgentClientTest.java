@@ -281,6 +281,30 @@ class AgentClientTest {
     }
 
     @Test
+    void listenerThrows_connectionSurvivesAndLaterEventsArrive() throws Exception {
+        handshake();
+        CapturedOutput second = new CapturedOutput();
+        ProcessListener throwing = new ProcessListener() {
+            @Override
+            public void onOutput(Stream stream, byte[] data) {
+                throw new IllegalStateException("listener bug");
+            }
+        };
+        CompletableFuture<Integer> first = CompletableFuture.supplyAsync(() -> call(() -> client.exec("c", "bad", Process.newBuilder().addArgs("a").build(), throwing)));
+        peer.send(AgentMessage.newBuilder().setId(peer.receive().getId()).setStarted(ProcessStarted.newBuilder().setPid(1)).build());
+        first.get(5, TimeUnit.SECONDS);
+        CompletableFuture<Integer> other = CompletableFuture.supplyAsync(() -> call(() -> client.exec("c", "good", Process.newBuilder().addArgs("a").build(), second)));
+        peer.send(AgentMessage.newBuilder().setId(peer.receive().getId()).setStarted(ProcessStarted.newBuilder().setPid(2)).build());
+        other.get(5, TimeUnit.SECONDS);
+        peer.send(AgentMessage.newBuilder().setOutput(Output.newBuilder().setProcess(ProcessRef.newBuilder().setContainerId("c").setExecId("bad"))
+                .setData(ByteString.copyFromUtf8("x"))).build());
+        peer.send(AgentMessage.newBuilder().setExited(ProcessExited.newBuilder().setProcess(ProcessRef.newBuilder().setContainerId("c").setExecId("good"))
+                .setStatus(ExitStatus.newBuilder().setExitCode(0))).build());
+        assertEquals(0, second.awaitExit(SHORT).getExitCode());
+        assertTrue(client.isConnected());
+    }
+
+    @Test
     void waitAsync_cancelled_lateAnswerIgnoredAndNoLeak() throws Exception {
         handshake();
         CompletableFuture<ExitStatus> waiting = client.waitAsync("c", "");
