@@ -2,7 +2,8 @@
 # Builds Flotilla's guest artifacts into a cache outside the checkout.
 #
 #   guest/build.sh kernel      vmlinux + bzImage from Debian's linux-source-6.1 + kernel/flotilla.config
-#   guest/build.sh initramfs   gzip'd newc cpio: our init as /init, busybox-static, tools/*.c as /bin/NAME, /dev/console, /dev/null
+#   guest/build.sh initramfs   gzip'd newc cpio: our init as /init, the agent as /bin/flotilla-agent, busybox-static,
+#                              tools/*.c as /bin/NAME, /dev/console, /dev/null
 #   guest/build.sh all         both
 #   guest/build.sh paths       print the artifact paths for the current inputs (fails if not built)
 #   guest/build.sh check-config F   check that kernel config F has every option the fragment sets
@@ -20,6 +21,12 @@ SOURCE_PACKAGE=linux-source-6.1
 FRAGMENT="$GUEST_DIR/kernel/flotilla.config"
 INIT_DIR="$GUEST_DIR/init"
 TOOLS_DIR="$GUEST_DIR/tools"
+AGENT_DIR="$GUEST_DIR/agent"
+# nanopb's runtime as Debian builds it (libnanopb-dev): plain C using only memcpy/memset/malloc,
+# so the static library links into a musl binary as is. Its build defines PB_ENABLE_MALLOC (it has
+# pb_release) and not PB_FIELD_32BIT; the generated code must be compiled to match.
+NANOPB_LIB="${FLOTILLA_NANOPB_LIB:-/usr/lib/x86_64-linux-gnu/libprotobuf-nanopb.a}"
+NANOPB_CFLAGS=(-DPB_ENABLE_MALLOC=1)
 BUSYBOX="${FLOTILLA_BUSYBOX:-/bin/busybox}"
 
 log() { echo "guest/build: $*" >&2; }
@@ -154,10 +161,15 @@ build_kernel_locked() {
 init_sources() { find "$INIT_DIR" -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' -o -name Makefile \) ! -name 'test_*' | sort; }
 # Test tools: each guest/tools/NAME.c is one program, installed as /bin/NAME.
 tool_sources() { find "$TOOLS_DIR" -maxdepth 1 -type f -name '*.c' | sort; }
+# The agent: its C sources (not its unit tests) and the protocol it is generated from.
+agent_sources() { find "$AGENT_DIR" -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \) ! -name 'test_*' | sort
+  echo "$AGENT_DIR/proto/agent.proto"; echo "$AGENT_DIR/proto/agent.options"; }
 
 initramfs_hash() {
-  { source_version; declare -f build_initramfs_locked compile_init compile_tools ensure_gen_init_cpio init_sources tool_sources
-    init_sources | xargs cat; tool_sources | xargs -r cat; sha256sum <"$BUSYBOX"
+  { source_version; declare -f build_initramfs_locked compile_init compile_tools compile_agent generate_protocol ensure_gen_init_cpio \
+      init_sources tool_sources agent_sources
+    init_sources | xargs cat; tool_sources | xargs -r cat; agent_sources | xargs cat; sha256sum <"$BUSYBOX"
+    dpkg-query -W -f='${Version}' nanopb libnanopb-dev 2>/dev/null || true
     command -v musl-gcc >/dev/null && musl-gcc --version 2>/dev/null | head -1; } | hash_of
 }
 
@@ -193,6 +205,28 @@ compile_tools() {
   done < <(tool_sources)
 }
 
+# nanopb's generator turns proto/agent.proto (+ agent.options) into agent.pb.c/.h in directory $1,
+# next to links to nanopb's headers (musl-gcc must not see all of /usr/include, only these).
+generate_protocol() {
+  local output="$1" h
+  command -v nanopb_generator.py >/dev/null 2>&1 && [[ -r /usr/include/pb.h && -r "$NANOPB_LIB" ]] ||
+    die "the guest agent needs nanopb (Debian packages: nanopb libnanopb-dev protobuf-compiler)"
+  mkdir -p "$output/include"
+  for h in pb.h pb_common.h pb_encode.h pb_decode.h; do ln -sf "/usr/include/$h" "$output/include/$h"; done
+  nanopb_generator.py -q -I "$AGENT_DIR/proto" -D "$output" "$AGENT_DIR/proto/agent.proto" >&2
+}
+
+# Compiles the guest agent statically (musl if available) with the generated protocol code.
+compile_agent() {
+  local output="$1" gen="$2" cc=gcc
+  command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc
+  generate_protocol "$gen"
+  local srcs; mapfile -t srcs < <(find "$AGENT_DIR" -maxdepth 1 -name '*.c' ! -name 'test_*' | sort)
+  "$cc" -static -Os -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE "${NANOPB_CFLAGS[@]}" -I "$gen/include" -I "$gen" -I "$AGENT_DIR" \
+    -o "$output" "${srcs[@]}" "$gen/agent.pb.c" "$NANOPB_LIB"
+  strip "$output"
+}
+
 build_initramfs() {
   local out; out=$(initramfs_dir)
   [[ -f "$out/.complete" ]] && return 0
@@ -211,6 +245,8 @@ build_initramfs_locked() {
   log "compiling init"
   compile_init "$tmp/init"
   compile_tools "$tmp/tools"
+  log "compiling the guest agent"
+  compile_agent "$tmp/flotilla-agent" "$tmp/agent-gen"
   {
     local d
     for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /run /etc /root /mnt /var; do
@@ -220,6 +256,7 @@ build_initramfs_locked() {
     echo "nod /dev/null 666 0 0 c 1 3"
     echo "file /init $tmp/init 755 0 0"
     echo "file /bin/busybox $BUSYBOX 755 0 0"
+    echo "file /bin/flotilla-agent $tmp/flotilla-agent 755 0 0"
     local tool
     for tool in "$tmp"/tools/*; do
       [[ -f "$tool" ]] && echo "file /bin/$(basename "$tool") $tool 755 0 0"
@@ -264,6 +301,7 @@ case "${1:-}" in
   all) build_kernel; build_initramfs; print_kernel_paths; print_initramfs_paths ;;
   paths) print_kernel_paths; print_initramfs_paths ;;
   gen-init-cpio) ensure_gen_init_cpio; echo "$GEN_INIT_CPIO" ;; # for guest/lab/lab.sh
+  agent-protocol) [[ -n "${2:-}" ]] || die "usage: guest/build.sh agent-protocol DIR"; generate_protocol "$2" ;; # for guest/test.sh
   check-config) [[ -f "${2:-}" ]] || die "usage: guest/build.sh check-config KERNEL_CONFIG"; verify_config "$2"; echo "ok" ;;
   *) usage ;;
 esac

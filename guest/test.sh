@@ -104,6 +104,9 @@ host() {
   check "build: the built config has every fragment option" "$GUEST_DIR/build.sh" check-config "$kconfig"
   check "build: a config that lost an option (PVH) is rejected naming it" bash -c \
     '! out=$("$1" check-config "$2" 2>&1) && grep -q "CONFIG_PVH: wanted y, got <not set>" <<<"$out"' _ "$GUEST_DIR/build.sh" "$broken"
+  check "build: initramfs holds the guest agent (static, under 2 MiB)" bash -c \
+    'd=$(mktemp -d); cd "$d" && zcat "$1" | cpio -id bin/flotilla-agent 2>/dev/null; s=$(stat -c %s bin/flotilla-agent 2>/dev/null || echo 0);
+     file bin/flotilla-agent | grep -q "statically linked"; r=$?; rm -rf "$d"; ((r == 0 && s > 0 && s < 2097152))' _ "$initramfs"
   rm -f "$broken"
   check "build: kernel config has no modules, PCI or ACPI" bash -c '! grep -qE "^CONFIG_(MODULES|PCI|ACPI)=y" "$1"' _ "$kconfig"
   check "build: initramfs holds /init, busybox and /dev/console" bash -c \
@@ -124,6 +127,26 @@ host() {
     fail "init: unit tests compile"
   fi
   rm -f "$unit"
+
+  # The agent's unit tests, under AddressSanitizer/UBSan: its decoder and framing get random and
+  # mutated input, and a memory error must fail the run, not pass silently.
+  local gen; gen=$(mktemp -d)
+  unit=$(mktemp)
+  if "$GUEST_DIR/build.sh" agent-protocol "$gen" &&
+     gcc -std=c11 -D_GNU_SOURCE -DPB_ENABLE_MALLOC=1 -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all \
+       -I "$gen" -I "$GUEST_DIR/agent" -o "$unit" "$GUEST_DIR/agent/test_agent.c" "$GUEST_DIR/agent/frame.c" \
+       "$GUEST_DIR/agent/util.c" "$GUEST_DIR/agent/cgroup.c" "$gen/agent.pb.c" /usr/lib/x86_64-linux-gnu/libprotobuf-nanopb.a; then
+    local out rc
+    out=$("$unit" 2>&1); rc=$?
+    while IFS= read -r line; do
+      case "$line" in PASS*) pass "${line#PASS }" ;; FAIL*) fail "${line#FAIL }" ;; esac
+    done <<<"$out"
+    check "agent: unit tests ran to the end (exit status $rc)" test "$rc" -eq 0
+    ((rc == 0)) || echo "$out" | grep -v '^PASS' | head -20
+  else
+    fail "agent: unit tests compile"
+  fi
+  rm -rf "$gen" "$unit"
 
   # (b) + (c): natively on a hardware-KVM host, else inside the lab.
   local kind; kind=$("$GUEST_DIR/lab/lab.sh" kvm-kind)

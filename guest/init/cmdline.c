@@ -66,8 +66,10 @@ int cmdline_parse(const char *cmdline, struct init_options *out, char *err, size
                 out->exit_action = EXIT_SHELL;
             else if (strcmp(value, "idle") == 0)
                 out->exit_action = EXIT_IDLE;
+            else if (strcmp(value, "agent") == 0)
+                out->exit_action = EXIT_AGENT;
             else {
-                snprintf(err, err_len, "unknown flotilla.exit=%s (expected reboot, poweroff, shell or idle)", value);
+                snprintf(err, err_len, "unknown flotilla.exit=%s (expected reboot, poweroff, shell, idle or agent)", value);
                 return -1;
             }
         } else if (strcmp(key, "flotilla.run") == 0) {
@@ -89,6 +91,7 @@ const char *exit_action_name(enum exit_action action)
     case EXIT_REBOOT: return "reboot";
     case EXIT_POWEROFF: return "poweroff";
     case EXIT_SHELL: return "shell";
+    case EXIT_AGENT: return "agent";
     }
     return "?";
 }

@@ -10,6 +10,7 @@ enum exit_action {
     EXIT_REBOOT,   /* sync + reboot(RB_AUTOBOOT): with reboot=k the VMM sees an i8042 reset */
     EXIT_POWEROFF, /* sync + reboot(RB_POWER_OFF) */
     EXIT_SHELL,    /* interactive busybox sh on the console, then reboot when it exits */
+    EXIT_AGENT,    /* run the guest agent (/bin/flotilla-agent) and restart it whenever it dies */
 };
 
 struct init_options {

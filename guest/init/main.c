@@ -4,7 +4,8 @@
  * Boot sequence: mount the pseudo file systems, stop the VMM's boot timer (a byte written at
  * guest physical 0xC0000000), print the "userspace up" marker, then act on the kernel command
  * line: flotilla.run="<cmd>" runs a command through busybox sh and reports its exit code;
- * flotilla.exit=reboot|poweroff|shell|idle says what happens afterwards (default idle). As PID 1
+ * flotilla.exit=reboot|poweroff|shell|idle|agent says what happens afterwards (default idle; agent
+ * runs the guest agent and restarts it if it dies). As PID 1
  * it never exits: it reaps orphans for as long as the guest lives.
  */
 #include "cmdline.h"
@@ -16,6 +17,9 @@
 #include <string.h>
 #include <sys/reboot.h>
 #include <unistd.h>
+
+/* The guest agent (guest/agent), installed by guest/build.sh. */
+#define AGENT_PROGRAM "/bin/flotilla-agent"
 
 static void set_environment(void)
 {
@@ -43,6 +47,9 @@ __attribute__((noreturn)) static void finish(enum exit_action action)
         platform_power(RB_AUTOBOOT);
         break;
     }
+    case EXIT_AGENT:
+        log_msg("starting the guest agent %s", AGENT_PROGRAM);
+        process_supervise(AGENT_PROGRAM);
     case EXIT_IDLE:
         break;
     }

@@ -76,6 +76,63 @@ int process_wait_for(pid_t pid)
     }
 }
 
+static pid_t spawn_program(const char *program)
+{
+    pid_t pid = fork();
+    if (pid != 0) {
+        if (pid < 0)
+            log_msg("fork failed: %s", strerror(errno));
+        return pid;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    execl(program, program, (char *)NULL);
+    log_msg("cannot execute %s: %s", program, strerror(errno));
+    _exit(127);
+}
+
+void process_supervise(const char *program)
+{
+    /* Same wake-up discipline as process_idle_forever; the supervised child is one we wait for. */
+    sigset_t chld, waiting;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &waiting);
+    sigdelset(&waiting, SIGCHLD);
+    pid_t child = spawn_program(program);
+    for (;;) {
+        int status;
+        pid_t done;
+        while ((done = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (done != child)
+                continue;
+            if (WIFSIGNALED(status))
+                log_msg("%s was killed by signal %d; restarting it", program, WTERMSIG(status));
+            else
+                log_msg("%s exited %d; restarting it", program, WEXITSTATUS(status));
+            /* A second's pause: a program that dies at once must not spin the guest's CPUs. */
+            sigprocmask(SIG_SETMASK, &waiting, NULL);
+            sleep(1);
+            sigprocmask(SIG_BLOCK, &chld, NULL);
+            child = spawn_program(program);
+        }
+        if (child < 0) {
+            sigprocmask(SIG_SETMASK, &waiting, NULL);
+            sleep(1);
+            sigprocmask(SIG_BLOCK, &chld, NULL);
+            child = spawn_program(program);
+            continue;
+        }
+        sigsuspend(&waiting);
+    }
+}
+
 void process_idle_forever(void)
 {
     /* SIGCHLD stays blocked except inside sigsuspend, so an orphan that exits between the last

@@ -15,6 +15,10 @@ pid_t process_spawn_shell(const char *command, int interactive);
  * code (status, or 128 + signal), or -1 if pid is not our child. */
 int process_wait_for(pid_t pid);
 
+/* Runs program (stdio on the console) and restarts it whenever it dies, a second later, while
+ * reaping every orphan; never returns. */
+void process_supervise(const char *program) __attribute__((noreturn));
+
 /* Reaps orphans forever. */
 void process_idle_forever(void) __attribute__((noreturn));
 

@@ -49,6 +49,10 @@ int main(void)
     CHECK(cmdline_parse(longline, &o, err, sizeof(err)) == -1 && strstr(err, "longer") != NULL,
           "cmdline_overlongRun_failsInsteadOfTruncating");
 
+    CHECK(cmdline_parse("flotilla.run=true flotilla.exit=agent", &o, err, sizeof(err)) == 0 && o.exit_action == EXIT_AGENT &&
+              strcmp(exit_action_name(o.exit_action), "agent") == 0,
+          "cmdline_exitAgent_selectsAgent");
+
     CHECK(cmdline_parse("", &o, err, sizeof(err)) == 0 && o.exit_action == EXIT_IDLE, "cmdline_empty_idles");
 
     CHECK(platform_count_cpu_list("0\n") == 1, "cpuList_single_countsOne");
