@@ -33,6 +33,7 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -43,6 +44,10 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -64,7 +69,6 @@ import java.util.concurrent.TimeUnit;
 public class PlacementEngine {
     private static final Logger LOG = Logger.getLogger(PlacementEngine.class);
     private static final int MAX_ATTEMPTS = 8;
-    private static final Object FULL_RELOAD = new Object();
 
     @Inject
     AgroalDataSource dataSource;
@@ -85,6 +89,8 @@ public class PlacementEngine {
     private SchedulingPolicy policy;
     private int cursor;
     private long lastFullReload;
+    /** A full reload is due before the next batch: at start and after a failure (placement thread only). */
+    private boolean reloadNeeded = true;
     private Timer latency;
     private Timer scheduling;
     private Timer transactions;
@@ -102,7 +108,6 @@ public class PlacementEngine {
         transactions = Timer.builder("flotilla.placement.batch.transaction").description("Database transaction per batch")
                 .register(registry);
         running = true;
-        queue.add(FULL_RELOAD);
         thread = Thread.ofPlatform().name("flotilla-placement").daemon(true).start(this::loop);
     }
 
@@ -182,27 +187,39 @@ public class PlacementEngine {
     private void loop() {
         List<PlacementJob> batch = new ArrayList<>();
         Set<UUID> changedNodes = new HashSet<>();
-        java.util.concurrent.ExecutorService committer = java.util.concurrent.Executors.newSingleThreadExecutor(
+        ExecutorService committer = Executors.newSingleThreadExecutor(
                 Thread.ofPlatform().name("flotilla-placement-commit").daemon(true).factory());
-        java.util.concurrent.Future<Committed> inFlight = null;
+        // Periodic full reloads read the whole fleet (every node, every placed sandbox's labels): on a big fleet
+        // that takes long enough to stall placement, so it runs here and the placement thread only installs it.
+        ExecutorService reloader = Executors.newSingleThreadExecutor(
+                Thread.ofPlatform().name("flotilla-placement-reload").daemon(true).factory());
+        Future<Committed> inFlight = null;
+        Future<List<NodeInfo>> reloading = null;
         Map<UUID, NodeInfo> inFlightNodes = Map.of();
         try {
             while (running) {
                 Plan plan = null;
                 try {
-                    Object first = inFlight == null ? queue.poll(200, TimeUnit.MILLISECONDS) : queue.poll();
-                    boolean fullReload = System.nanoTime() - lastFullReload > config.scheduler().fleetRefreshInterval().toNanos();
+                    Object first = inFlight == null && !reloadNeeded ? queue.poll(200, TimeUnit.MILLISECONDS) : queue.poll();
                     if (first != null) {
-                        fullReload |= collect(first, batch, changedNodes);
+                        collect(first, batch, changedNodes);
                         Object next;
                         while (batch.size() < config.scheduler().maxBatch() && (next = queue.poll()) != null) {
-                            fullReload |= collect(next, batch, changedNodes);
+                            collect(next, batch, changedNodes);
                         }
+                    }
+                    // A forced reload (start, after an error) runs here, before anything is scheduled.
+                    boolean forcedReload = reloadNeeded;
+                    if (!forcedReload && reloading == null
+                            && System.nanoTime() - lastFullReload > config.scheduler().fleetRefreshInterval().toNanos()) {
+                        cache.beginReload();
+                        lastFullReload = System.nanoTime();
+                        reloading = reloader.submit(this::readFleet);
                     }
                     if (inFlight != null) {
                         // Overlap: schedule the next batch while the previous one commits, unless the cache is
-                        // about to be reloaded anyway.
-                        if (!batch.isEmpty() && !fullReload && changedNodes.isEmpty()) {
+                        // about to be refreshed anyway.
+                        if (!batch.isEmpty() && !forcedReload && changedNodes.isEmpty()) {
                             plan = schedule(List.copyOf(batch), inFlightNodes);
                             batch.clear();
                         }
@@ -211,8 +228,13 @@ public class PlacementEngine {
                         inFlightNodes = Map.of();
                         finish(done);
                     }
-                    if (fullReload || !changedNodes.isEmpty()) {
-                        refresh(fullReload, changedNodes);
+                    if (reloading != null && (reloading.isDone() || forcedReload)) {
+                        Future<List<NodeInfo>> finished = reloading;
+                        reloading = null;
+                        installReload(finished);
+                    }
+                    if (forcedReload || !changedNodes.isEmpty()) {
+                        refresh(forcedReload, changedNodes);
                         changedNodes.clear();
                     }
                     if (plan == null && !batch.isEmpty()) {
@@ -227,7 +249,7 @@ public class PlacementEngine {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     break;
-                } catch (RuntimeException | SQLException | java.util.concurrent.ExecutionException e) {
+                } catch (RuntimeException | SQLException | ExecutionException e) {
                     LOG.errorf(e, "placement failed; the affected sandboxes stay PENDING and are retried");
                     for (PlacementJob job : batch) {
                         job.result().completeExceptionally(e);
@@ -238,12 +260,13 @@ public class PlacementEngine {
                     batch.clear();
                     inFlight = null;
                     inFlightNodes = Map.of();
-                    lastFullReload = 0;
+                    reloadNeeded = true;
                     sleepQuietly();
                 }
             }
         } finally {
             committer.shutdownNow();
+            reloader.shutdownNow();
         }
         PlacementOutcome stopped = new PlacementOutcome.Pending("the control plane is shutting down");
         for (Object item : queue) {
@@ -253,15 +276,30 @@ public class PlacementEngine {
         }
     }
 
-    private boolean collect(Object item, List<PlacementJob> batch, Set<UUID> changedNodes) {
+    /** Runs on the reload thread with its own connection. */
+    private List<NodeInfo> readFleet() throws SQLException {
+        try (Connection connection = dataSource.getConnection()) {
+            return FleetCache.read(connection, json);
+        }
+    }
+
+    /** Installs a finished background reload; a failed one is logged and retried at the next interval. */
+    private void installReload(Future<List<NodeInfo>> reload) throws InterruptedException {
+        try {
+            cache.install(reload.get());
+        } catch (ExecutionException e) {
+            cache.abandonReload();
+            LOG.warnf(e.getCause(), "reloading the node cache failed; keeping the cached nodes until the next reload");
+        }
+    }
+
+    /** Sorts a queued item into the batch or the changed nodes. */
+    private static void collect(Object item, List<PlacementJob> batch, Set<UUID> changedNodes) {
         switch (item) {
             case PlacementJob job -> batch.add(job);
             case UUID nodeId -> changedNodes.add(nodeId);
-            default -> {
-                return true;
-            }
+            default -> throw new IllegalStateException("unexpected item in the placement queue: " + item);
         }
-        return false;
     }
 
     private void refresh(boolean full, Set<UUID> changedNodes) throws SQLException {
@@ -269,6 +307,7 @@ public class PlacementEngine {
             if (full) {
                 cache.reloadAll(connection);
                 lastFullReload = System.nanoTime();
+                reloadNeeded = false;
                 ready = true;
             } else {
                 for (UUID nodeId : changedNodes) {
@@ -287,13 +326,14 @@ public class PlacementEngine {
         long start = System.nanoTime();
         List<NodeInfo> nodes = cache.nodes();
         if (!inFlightNodes.isEmpty()) {
-            nodes = new ArrayList<>(nodes);
-            for (int i = 0; i < nodes.size(); i++) {
-                NodeInfo pending = inFlightNodes.get(nodes.get(i).id());
-                if (pending != null) {
-                    nodes.set(i, pending);
+            NodeInfo[] withInFlight = nodes.toArray(NodeInfo[]::new);
+            for (NodeInfo pending : inFlightNodes.values()) {
+                int index = cache.indexOf(pending.id());
+                if (index >= 0) {
+                    withInFlight[index] = pending;
                 }
             }
+            nodes = Arrays.asList(withInFlight);
         }
         SchedulingResult result = Scheduler.schedule(new FleetSnapshot(nodes, cursor), requests, policy);
         cursor = result.nextCursor();
@@ -418,7 +458,7 @@ public class PlacementEngine {
     private void finish(Committed committed) throws SQLException {
         if (committed.failure() != null) {
             SQLException e = committed.failure();
-            lastFullReload = 0;
+            reloadNeeded = true;
             if (isTransient(e)) {
                 LOG.debugf("placement batch hit %s, retrying", e.getSQLState());
                 for (PlacementJob job : committed.jobs()) {
