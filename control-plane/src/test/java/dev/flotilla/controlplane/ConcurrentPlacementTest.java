@@ -103,14 +103,14 @@ class ConcurrentPlacementTest {
             }
 
             int capacity = 3 * (NODE_MEMORY / SANDBOX_MEMORY);
-            assertTrue(replicaPlaced.get() > 0, "the competing replica placed nothing; the race did not happen");
-            assertEquals(capacity, scheduled.get() + replicaPlaced.get(),
-                    "every slot is used exactly once (API " + scheduled.get() + ", replica " + replicaPlaced.get() + ")");
             for (FakeNodeAgent agent : agents) {
                 long[] totals = totals(UUID.fromString(agent.nodeId()));
                 assertTrue(totals[0] <= NODE_MEMORY, "node " + agent.name() + " holds " + totals[0] + " MiB of sandboxes");
                 assertEquals(totals[0], totals[1], "allocation of " + agent.name() + " matches its sandboxes");
             }
+            assertTrue(replicaPlaced.get() > 0, "the competing replica placed nothing; the race did not happen");
+            assertEquals(capacity, scheduled.get() + replicaPlaced.get(),
+                    "every slot is used exactly once (API " + scheduled.get() + ", replica " + replicaPlaced.get() + ")");
         } finally {
             agents.forEach(FakeNodeAgent::close);
         }

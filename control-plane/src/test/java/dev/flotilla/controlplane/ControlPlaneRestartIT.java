@@ -3,11 +3,10 @@ package dev.flotilla.controlplane;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flotilla.contract.v1.NodeCapacity;
+import dev.flotilla.controlplane.testing.ControlPlaneProcess;
 import dev.flotilla.controlplane.testing.FakeNodeAgent;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -18,7 +17,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,21 +24,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The packaged control plane, started twice as a process on the same data directory: the first run starts its own
  * embedded PostgreSQL, registers a node and runs a sandbox; after SIGTERM the second run finds all of it, the node's
- * token still works, and allocations are intact.
+ * token still works, and allocations are intact. Each run must exit promptly after SIGTERM.
  */
 class ControlPlaneRestartIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String ADMIN = "it-admin-token";
     private static final String JOIN = "it-join-token";
+    /** Hard limit: past it the process is killed and the test fails with a thread dump. */
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
+    /** What "promptly" means for the exit after SIGTERM on a loaded 2-core machine. */
+    private static final Duration PROMPT_STOP = Duration.ofSeconds(20);
     private final HttpClient http = HttpClient.newHttpClient();
 
     @Test
     void restart_onSameDataDirectory_keepsNodesSandboxesAndTokens() throws Exception {
         Path dataDirectory = Files.createTempDirectory("flotilla-restart-it-");
-        int port;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
+        int port = ControlPlaneProcess.freePort();
         try {
             restartScenario(dataDirectory, port);
         } finally {
@@ -54,7 +53,7 @@ class ControlPlaneRestartIT {
         String base = "http://127.0.0.1:" + port;
         String sandboxId;
         try (FakeNodeAgent node = FakeNodeAgent.isolated("restart-node", base, new NodeCapacity(4, 4096, 10), Map.of())) {
-            Process first = start(dataDirectory, port, "first");
+            ControlPlaneProcess first = start(dataDirectory, port, "first");
             try {
                 node.register(JOIN);
                 sandboxId = create(base, "before-restart", node).path("id").asText();
@@ -65,7 +64,7 @@ class ControlPlaneRestartIT {
             }
             node.pauseHeartbeats();
 
-            Process second = start(dataDirectory, port, "second");
+            ControlPlaneProcess second = start(dataDirectory, port, "second");
             try {
                 JsonNode sandbox = get(base, "/api/v1/sandboxes/" + sandboxId);
                 assertEquals("RUNNING", sandbox.path("observedState").asText(), sandbox.toString());
@@ -87,40 +86,16 @@ class ControlPlaneRestartIT {
         }
     }
 
-    private Process start(Path dataDirectory, int port, String name) throws Exception {
-        String jar = System.getProperty("flotilla.app.jar");
-        assertTrue(jar != null && Files.exists(Path.of(jar)), "the packaged application is missing: " + jar);
-        Path log = dataDirectory.resolve(name + ".log");
-        Process process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dflotilla.data-dir=" + dataDirectory, "-Dquarkus.http.port=" + port,
-                "-Dflotilla.auth.admin-tokens=" + ADMIN, "-Dflotilla.auth.join-token=" + JOIN,
-                "-jar", jar)
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        String base = "http://127.0.0.1:" + port;
-        try {
-            waitFor(Duration.ofSeconds(120), "the " + name + " control plane is ready", () -> {
-                if (!process.isAlive()) {
-                    throw new IllegalStateException("the control plane exited with " + process.exitValue() + "; log:\n"
-                            + Files.readString(log));
-                }
-                return status(base + "/q/health/ready") == 200;
-            });
-        } catch (AssertionError e) {
-            process.destroyForcibly();
-            throw new AssertionError(e.getMessage() + "; log:\n" + Files.readString(log), e);
-        }
-        return process;
+    private static ControlPlaneProcess start(Path dataDirectory, int port, String name) throws Exception {
+        return ControlPlaneProcess.start(name, dataDirectory, port, Map.of("flotilla.data-dir", dataDirectory.toString(),
+                "flotilla.auth.admin-tokens", ADMIN, "flotilla.auth.join-token", JOIN)).awaitReady(Duration.ofSeconds(120));
     }
 
-    private static void stop(Process process) throws Exception {
-        process.destroy(); // SIGTERM: Quarkus shuts down, then the embedded PostgreSQL is stopped
-        if (!process.waitFor(60, TimeUnit.SECONDS)) {
-            Process jstack = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jstack").toString(),
-                    Long.toString(process.pid())).redirectErrorStream(true).start();
-            String threads = new String(jstack.getInputStream().readAllBytes());
-            process.destroyForcibly();
-            throw new AssertionError("the control plane did not stop within 60 s of SIGTERM; threads:\n" + threads);
-        }
+    /** SIGTERM must end the service promptly: a deployment waits for it, e.g. Kubernetes' grace period of 30 s. */
+    private static void stop(ControlPlaneProcess process) throws Exception {
+        Duration took = process.stop(STOP_TIMEOUT);
+        assertTrue(took.compareTo(PROMPT_STOP) < 0, process.name() + " took " + took.toMillis() + " ms to exit after"
+                + " SIGTERM; log:\n" + process.log());
     }
 
     private JsonNode create(String base, String name, FakeNodeAgent node) throws Exception {
@@ -139,15 +114,6 @@ class ControlPlaneRestartIT {
         HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(base + path))
                 .header("Authorization", "Bearer " + ADMIN).build(), HttpResponse.BodyHandlers.ofString());
         return JSON.readTree(response.body());
-    }
-
-    private int status(String url) {
-        try {
-            return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(2)).build(),
-                    HttpResponse.BodyHandlers.discarding()).statusCode();
-        } catch (IOException | InterruptedException e) {
-            return -1;
-        }
     }
 
     private interface Check {

@@ -11,15 +11,17 @@ import dev.flotilla.contract.v1.Taint;
 import dev.flotilla.contract.v1.TaintEffect;
 import dev.flotilla.controlplane.placement.PlacementEngine;
 import io.agroal.api.AgroalDataSource;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -102,9 +104,24 @@ public class SchedulerBench {
             }
             i++;
         }
-        String base = "http://127.0.0.1:" + System.getProperty("quarkus.http.port");
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
+        int port = Integer.parseInt(System.getProperty("quarkus.http.port"));
+        String base = "http://127.0.0.1:" + port;
+        // The clients share the two cores with the service and PostgreSQL, so they should cost little CPU: a
+        // Vert.x client (one event loop, a kept-alive connection per concurrent client) spends a fraction of
+        // what java.net.http does per request. Its own Vert.x instance keeps it off the server's event loops.
+        Vertx clientVertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1));
+        HttpClient http = clientVertx.createHttpClient(new HttpClientOptions().setDefaultHost("127.0.0.1")
+                .setDefaultPort(port).setKeepAlive(true).setMaxPoolSize(concurrency).setPipelining(false));
+        try {
+            return run(http, base, nodes, sandboxes, concurrency, jsonFile);
+        } finally {
+            http.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            clientVertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private int run(HttpClient http, String base, int nodes, int sandboxes, int concurrency, Path jsonFile)
+            throws Exception {
 
         System.out.printf("bench scheduler: registering %,d nodes through %s%s%n", nodes, base, ControlPlanePaths.REGISTER);
         long registrationStart = System.nanoTime();
@@ -115,7 +132,7 @@ public class SchedulerBench {
                     Map.of("zone", "zone-" + (i % 4), "rack", "rack-" + (i % 50)),
                     i % 20 == 0 ? List.of(new Taint("dedicated", "batch", TaintEffect.NO_SCHEDULE)) : List.of(),
                     KvmKind.HARDWARE, "bench");
-            post(http, base + ControlPlanePaths.REGISTER, JOIN_TOKEN, registration, 200);
+            post(http, ControlPlanePaths.REGISTER, JOIN_TOKEN, registration, 200);
             return 0;
         }, new long[nodeCount]);
         double registrationSeconds = (System.nanoTime() - registrationStart) / 1e9;
@@ -126,6 +143,9 @@ public class SchedulerBench {
         long[] latencies = new long[sandboxes];
         AtomicInteger placed = new AtomicInteger();
         AtomicInteger pending = new AtomicInteger();
+        long postmaster = postmasterPid();
+        double loadBefore = loadAverage();
+        CpuUsage cpuBefore = CpuUsage.now(postmaster);
         long start = System.nanoTime();
         runConcurrently(sandboxes, concurrency, i -> {
             Map<String, Object> spec = new LinkedHashMap<>();
@@ -143,7 +163,7 @@ public class SchedulerBench {
             if (i % 50 == 2) {
                 spec.put("tolerations", List.of(Map.of("key", "dedicated", "operator", "Exists")));
             }
-            JsonNode created = post(http, base + "/api/v1/sandboxes", ADMIN_TOKEN, spec, 201);
+            JsonNode created = post(http, "/api/v1/sandboxes", ADMIN_TOKEN, spec, 201);
             if ("SCHEDULED".equals(created.path("observedState").asText())) {
                 placed.incrementAndGet();
             } else {
@@ -152,6 +172,8 @@ public class SchedulerBench {
             return 0;
         }, latencies);
         double seconds = (System.nanoTime() - start) / 1e9;
+        CpuUsage cpu = CpuUsage.now(postmaster).minus(cpuBefore);
+        double loadAfter = loadAverage();
         Arrays.sort(latencies);
         double rate = placed.get() / seconds;
         double p50 = latencies[(int) Math.ceil(0.50 * sandboxes) - 1] / 1e6;
@@ -162,6 +184,12 @@ public class SchedulerBench {
         System.out.printf("bench scheduler: %,d placed, %,d pending in %.1f s%n", placed.get(), pending.get(), seconds);
         System.out.printf("bench scheduler: %.0f placements/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
                 rate, p50, p99, max);
+        double jvmCpuMillis = cpu.jvmNanos() / 1e6 / Math.max(1, placed.get());
+        double postgresCpuMillis = cpu.postgresNanos() < 0 ? -1 : cpu.postgresNanos() / 1e6 / Math.max(1, placed.get());
+        System.out.printf("bench scheduler: CPU per placement: %.2f ms in this JVM (service and bench clients), %s in "
+                        + "PostgreSQL; load average %.1f before, %.1f after (%d cores)%n", jvmCpuMillis,
+                postgresCpuMillis < 0 ? "unknown" : String.format("%.2f ms", postgresCpuMillis), loadBefore, loadAfter,
+                Runtime.getRuntime().availableProcessors());
         System.out.println("bench scheduler: capacity check: " + capacityCheck);
         System.out.println("bench scheduler: placement path: " + placement.statistics());
         if (jsonFile != null) {
@@ -181,6 +209,10 @@ public class SchedulerBench {
             result.put("capacityCheck", capacityCheck);
             result.put("placementPath", placement.statistics());
             result.put("cores", Runtime.getRuntime().availableProcessors());
+            result.put("jvmCpuMillisPerPlacement", jvmCpuMillis);
+            result.put("postgresCpuMillisPerPlacement", postgresCpuMillis);
+            result.put("loadAverageBefore", loadBefore);
+            result.put("loadAverageAfter", loadAfter);
             Files.writeString(jsonFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(result) + "\n");
             System.out.println("bench scheduler: wrote " + jsonFile);
         }
@@ -222,17 +254,36 @@ public class SchedulerBench {
         }
     }
 
-    private JsonNode post(HttpClient http, String url, String token, Object body, int expectedStatus) throws Exception {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(url))
-                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
-                .header(ContractVersion.HEADER, ContractVersion.CURRENT)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body))).build();
-        HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != expectedStatus) {
-            throw new IllegalStateException("POST " + url + " answered " + response.statusCode() + ": "
-                    + new String(response.body()));
+    /** One POST from a virtual thread, which waits for the answer (the Vert.x client itself never blocks). */
+    private JsonNode post(HttpClient http, String path, String token, Object body, int expectedStatus) throws Exception {
+        Buffer payload = Buffer.buffer(json.writeValueAsBytes(body));
+        record Answer(int status, Buffer body) {
         }
-        return json.readTree(response.body());
+        Answer answer = http.request(HttpMethod.POST, path)
+                .compose(request -> request.putHeader("Authorization", "Bearer " + token)
+                        .putHeader("Content-Type", "application/json")
+                        .putHeader(ContractVersion.HEADER, ContractVersion.CURRENT)
+                        .send(payload))
+                .compose(response -> response.body().map(bytes -> new Answer(response.statusCode(), bytes)))
+                .toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
+        if (answer.status() != expectedStatus) {
+            throw new IllegalStateException("POST " + path + " answered " + answer.status() + ": " + answer.body());
+        }
+        return json.readTree(answer.body().getBytes());
+    }
+
+    /** The PostgreSQL server's process id when it runs on this machine with a readable data directory, else -1. */
+    private long postmasterPid() {
+        try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement();
+             ResultSet rows = statement.executeQuery("SHOW data_directory")) {
+            return rows.next() ? CpuUsage.postmasterPid(Path.of(rows.getString(1))) : -1;
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    private static double loadAverage() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     }
 
     private void waitForCache(int nodes) throws InterruptedException {

@@ -13,14 +13,16 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
- * The placement path's copy of the node table, so scheduling needs no query. Confined to the placement thread.
- * It may lag other replicas' writes; the placement transaction re-checks against locked rows and refreshes the
- * nodes it touched.
+ * The placement path's copy of the node table, so scheduling needs no query. Confined to the placement thread
+ * (only {@link #read} may run elsewhere). It may lag other replicas' writes; the placement transaction re-checks
+ * against locked rows and refreshes the nodes it touched.
  */
 final class FleetCache {
     private static final TypeReference<Map<String, String>> STRING_MAP = new TypeReference<>() {
@@ -33,6 +35,8 @@ final class FleetCache {
     private final ObjectMapper json;
     private final List<NodeInfo> nodes = new ArrayList<>();
     private final Map<UUID, Integer> indexById = new HashMap<>();
+    /** Nodes replaced while a background reload runs: their cached version is newer than the reload's snapshot. */
+    private Set<UUID> replacedDuringReload;
 
     FleetCache(ObjectMapper json) {
         this.json = json;
@@ -47,6 +51,12 @@ final class FleetCache {
         return index == null ? null : nodes.get(index);
     }
 
+    /** The node's position in {@link #nodes()}, or -1. */
+    int indexOf(UUID id) {
+        Integer index = indexById.get(id);
+        return index == null ? -1 : index;
+    }
+
     void replace(NodeInfo node) {
         Integer index = indexById.get(node.id());
         if (index == null) {
@@ -55,33 +65,97 @@ final class FleetCache {
         } else {
             nodes.set(index, node);
         }
+        if (replacedDuringReload != null) {
+            replacedDuringReload.add(node.id());
+        }
     }
 
     /** Replaces the whole cache with the database's current view. */
     void reloadAll(Connection connection) throws SQLException {
-        Map<UUID, List<Map<String, String>>> labelsByNode = new HashMap<>();
-        try (PreparedStatement statement = connection.prepareStatement(
-                "SELECT node_id, labels::text FROM sandbox WHERE node_id IS NOT NULL AND labels <> '{}'::jsonb")) {
-            statement.setFetchSize(5000);
-            try (ResultSet rows = statement.executeQuery()) {
-                while (rows.next()) {
-                    labelsByNode.computeIfAbsent(rows.getObject(1, UUID.class), id -> new ArrayList<>())
-                            .add(parse(rows.getString(2), STRING_MAP));
-                }
+        replacedDuringReload = null;
+        install(read(connection, json));
+    }
+
+    /**
+     * Marks the start of a reload that runs elsewhere ({@link #read}); every node replaced from now on keeps its
+     * cached version when {@link #install} applies the reload's (older) snapshot.
+     */
+    void beginReload() {
+        replacedDuringReload = new HashSet<>();
+    }
+
+    /** Forgets a reload that failed. */
+    void abandonReload() {
+        replacedDuringReload = null;
+    }
+
+    /** Applies a reload's snapshot, except for the nodes replaced since {@link #beginReload()}. */
+    void install(List<NodeInfo> loaded) {
+        Set<UUID> newer = replacedDuringReload == null ? Set.of() : replacedDuringReload;
+        replacedDuringReload = null;
+        List<NodeInfo> merged = new ArrayList<>(Math.max(loaded.size(), nodes.size()));
+        Set<UUID> seen = new HashSet<>();
+        for (NodeInfo node : loaded) {
+            seen.add(node.id());
+            merged.add(newer.contains(node.id()) ? get(node.id()) : node);
+        }
+        for (UUID id : newer) {
+            if (!seen.contains(id) && get(id) != null) {
+                merged.add(get(id));
             }
         }
         nodes.clear();
         indexById.clear();
-        try (PreparedStatement statement = connection.prepareStatement(
-                "SELECT " + NODE_COLUMNS + " FROM node ORDER BY name")) {
-            statement.setFetchSize(5000);
-            try (ResultSet rows = statement.executeQuery()) {
-                while (rows.next()) {
-                    NodeInfo node = node(rows, labelsByNode.getOrDefault(rows.getObject(1, UUID.class), List.of()));
-                    indexById.put(node.id(), nodes.size());
-                    nodes.add(node);
+        for (NodeInfo node : merged) {
+            indexById.put(node.id(), nodes.size());
+            nodes.add(node);
+        }
+    }
+
+    /**
+     * Reads every node with the labels of its sandboxes, in one repeatable-read snapshot. Touches no cache state,
+     * so it may run on another thread with its own connection.
+     */
+    static List<NodeInfo> read(Connection connection, ObjectMapper json) throws SQLException {
+        boolean autoCommit = connection.getAutoCommit();
+        int isolation = connection.getTransactionIsolation();
+        connection.setAutoCommit(false);
+        connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        try {
+            // Many sandboxes carry the same labels (an app's replicas): parse each distinct text once and share it.
+            Map<String, Map<String, String>> parsedLabels = new HashMap<>();
+            Map<UUID, List<Map<String, String>>> labelsByNode = new HashMap<>();
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT node_id, labels::text FROM sandbox WHERE node_id IS NOT NULL AND labels <> '{}'::jsonb")) {
+                statement.setFetchSize(5000);
+                try (ResultSet rows = statement.executeQuery()) {
+                    while (rows.next()) {
+                        String text = rows.getString(2);
+                        Map<String, String> labels = parsedLabels.get(text);
+                        if (labels == null) {
+                            labels = Map.copyOf(parse(json, text, STRING_MAP));
+                            parsedLabels.put(text, labels);
+                        }
+                        labelsByNode.computeIfAbsent(rows.getObject(1, UUID.class), id -> new ArrayList<>()).add(labels);
+                    }
                 }
             }
+            List<NodeInfo> loaded = new ArrayList<>();
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT " + NODE_COLUMNS + " FROM node ORDER BY name")) {
+                statement.setFetchSize(5000);
+                try (ResultSet rows = statement.executeQuery()) {
+                    while (rows.next()) {
+                        loaded.add(node(json, rows, labelsByNode.getOrDefault(rows.getObject(1, UUID.class), List.of())));
+                    }
+                }
+            }
+            connection.commit();
+            return loaded;
+        } finally {
+            connection.rollback();
+            connection.setTransactionIsolation(isolation);
+            connection.setAutoCommit(autoCommit);
         }
     }
 
@@ -93,7 +167,7 @@ final class FleetCache {
             statement.setObject(1, id);
             try (ResultSet rows = statement.executeQuery()) {
                 while (rows.next()) {
-                    labels.add(parse(rows.getString(1), STRING_MAP));
+                    labels.add(parse(json, rows.getString(1), STRING_MAP));
                 }
             }
         }
@@ -101,21 +175,22 @@ final class FleetCache {
             statement.setObject(1, id);
             try (ResultSet rows = statement.executeQuery()) {
                 if (rows.next()) {
-                    replace(node(rows, labels));
+                    replace(node(json, rows, labels));
                 }
             }
         }
     }
 
-    private NodeInfo node(ResultSet rows, List<Map<String, String>> sandboxLabels) throws SQLException {
+    private static NodeInfo node(ObjectMapper json, ResultSet rows, List<Map<String, String>> sandboxLabels)
+            throws SQLException {
         return new NodeInfo(rows.getObject(1, UUID.class), rows.getString(2),
                 new Resources(rows.getInt(3), rows.getLong(4), rows.getInt(5)),
                 new Resources(rows.getInt(6), rows.getLong(7), rows.getInt(8)),
-                parse(rows.getString(9), STRING_MAP), parse(rows.getString(10), TAINTS),
+                parse(json, rows.getString(9), STRING_MAP), parse(json, rows.getString(10), TAINTS),
                 "READY".equals(rows.getString(11)), rows.getBoolean(12), sandboxLabels);
     }
 
-    private <T> T parse(String text, TypeReference<T> type) throws SQLException {
+    private static <T> T parse(ObjectMapper json, String text, TypeReference<T> type) throws SQLException {
         try {
             return json.readValue(text, type);
         } catch (IOException e) {

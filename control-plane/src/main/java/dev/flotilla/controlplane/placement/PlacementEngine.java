@@ -33,6 +33,7 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -43,6 +44,10 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -50,21 +55,68 @@ import java.util.concurrent.TimeUnit;
  * The placement path: one thread takes queued sandboxes in batches, runs the pure {@link Scheduler} over its
  * {@link FleetCache}, and commits the batch in one transaction:
  * <ol>
- *   <li>insert the new sandboxes ({@code ON CONFLICT (name) DO NOTHING}) and lock the stored ones still waiting
- *       ({@code FOR UPDATE SKIP LOCKED}, so two replicas never place the same sandbox);</li>
+ *   <li>lock the stored sandboxes still waiting ({@code FOR UPDATE SKIP LOCKED}, so two replicas never place the
+ *       same sandbox);</li>
  *   <li>lock the chosen nodes ({@code SELECT ... ORDER BY id FOR UPDATE}; the order avoids deadlocks between
  *       replicas) and re-check capacity, health and cordon against the locked rows;</li>
- *   <li>write the nodes' new allocations, the sandboxes' placements and their events with array parameters.</li>
+ *   <li>in one statement with array parameters: insert the new sandboxes ({@code ON CONFLICT (name) DO NOTHING}),
+ *       place the stored ones, add to the nodes' allocations and write the events.</li>
  * </ol>
- * That is six round trips per batch however large it is. A choice that no longer fits the locked row (another
- * replica placed there first) is retried in the next batch with the refreshed node, so capacity is never
- * exceeded whatever the number of API clients or replicas.
+ * That is three round trips per batch of new sandboxes (lock, write, commit) however large it is, four when it
+ * also re-places stored ones: on a busy host every round trip waits for two processes to be scheduled. A choice
+ * that no longer fits the locked row (another replica placed there first) is retried in the next batch with the
+ * refreshed node, so capacity is never exceeded whatever the number of API clients or replicas.
  */
 @Singleton
 public class PlacementEngine {
     private static final Logger LOG = Logger.getLogger(PlacementEngine.class);
     private static final int MAX_ATTEMPTS = 8;
-    private static final Object FULL_RELOAD = new Object();
+
+    /** See {@link #write}; parameters are numbered because the timestamp is used in several places. */
+    private static final NumberedSql WRITE_BATCH = NumberedSql.of("""
+        WITH inserted AS (
+            INSERT INTO sandbox (id, name, image, command, vcpus, memory_mib, labels, node_selector, tolerations,
+                                 anti_affinity, restart_policy, desired_state, observed_state, node_id,
+                                 last_node_name, message, created_at, updated_at, placed_at)
+            SELECT t.id, t.name, t.image, t.command::jsonb, t.vcpus, t.memory, t.labels::jsonb, t.selector::jsonb,
+                   t.tolerations::jsonb, t.anti::jsonb, t.policy, 'RUNNING', t.state, t.node, t.node_name,
+                   t.message, ?1::timestamptz, ?1::timestamptz,
+                   CASE WHEN t.node IS NULL THEN NULL ELSE ?1::timestamptz END
+            FROM unnest(?2::uuid[], ?3::text[], ?4::text[], ?5::text[], ?6::int4[], ?7::int8[], ?8::text[],
+                        ?9::text[], ?10::text[], ?11::text[], ?12::text[], ?13::uuid[], ?14::text[], ?15::text[],
+                        ?16::text[])
+                 AS t(id, name, image, command, vcpus, memory, labels, selector, tolerations, anti, policy, node,
+                      node_name, state, message)
+            ON CONFLICT (name) DO NOTHING
+            RETURNING id, node_id, vcpus, memory_mib
+        ), placed AS (
+            UPDATE sandbox s SET node_id = d.node, last_node_name = d.node_name, observed_state = 'SCHEDULED',
+                   message = NULL, placed_at = ?1::timestamptz, updated_at = ?1::timestamptz, agent_synced = false, sync_attempts = 0,
+                   next_sync_at = NULL, version = s.version + 1
+            FROM unnest(?17::uuid[], ?18::uuid[], ?19::text[]) AS d(id, node, node_name)
+            WHERE s.id = d.id
+            RETURNING s.node_id, s.vcpus, s.memory_mib
+        ), unschedulable AS (
+            UPDATE sandbox s SET message = d.reason, updated_at = ?1::timestamptz
+            FROM unnest(?20::uuid[], ?21::text[]) AS d(id, reason) WHERE s.id = d.id
+        ), allocated AS (
+            UPDATE node n SET alloc_vcpus = n.alloc_vcpus + d.vcpus, alloc_memory_mib = n.alloc_memory_mib + d.memory,
+                              alloc_vms = n.alloc_vms + d.vms
+            FROM (SELECT node_id, sum(vcpus) AS vcpus, sum(memory_mib) AS memory, count(*) AS vms
+                  FROM (SELECT node_id, vcpus, memory_mib FROM inserted
+                        UNION ALL SELECT node_id, vcpus, memory_mib FROM placed) p
+                  WHERE node_id IS NOT NULL GROUP BY node_id) d
+            WHERE n.id = d.node_id
+            RETURNING n.id, n.alloc_vcpus, n.alloc_memory_mib, n.alloc_vms
+        ), events AS (
+            INSERT INTO sandbox_event (sandbox_id, at, type, node_name, message)
+            SELECT e.id, ?1::timestamptz, e.type, e.node_name, e.message
+            FROM unnest(?22::uuid[], ?23::text[], ?24::text[], ?25::text[], ?26::bool[])
+                 AS e(id, type, node_name, message, of_new)
+            WHERE NOT e.of_new OR e.id IN (SELECT id FROM inserted)
+        )
+        SELECT 'sandbox', id, 0, 0, 0 FROM inserted
+        UNION ALL SELECT 'node', id, alloc_vcpus, alloc_memory_mib, alloc_vms FROM allocated""");
 
     @Inject
     AgroalDataSource dataSource;
@@ -76,8 +128,14 @@ public class PlacementEngine {
     MeterRegistry registry;
 
     private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
-    /** Stored sandboxes queued or being placed, so the reconciler does not queue them twice. */
-    private final Set<UUID> inFlight = ConcurrentHashMap.newKeySet();
+    /**
+     * Stored sandboxes queued or being placed, with their answer: a sandbox is never in the queue twice (two jobs
+     * for one sandbox in one batch would both be counted against the nodes they were given).
+     */
+    private final Map<UUID, CompletableFuture<PlacementOutcome>> queuedStored = new ConcurrentHashMap<>();
+    /** What a create request is told when its sandbox was placed by someone else while this replica retried it. */
+    private static final PlacementOutcome.Pending TAKEN_OVER = new PlacementOutcome.Pending(
+            "placement was taken over by another control-plane replica or the reconciler; read the sandbox for its node");
     private volatile boolean running;
     private volatile boolean ready;
     private Thread thread;
@@ -85,6 +143,8 @@ public class PlacementEngine {
     private SchedulingPolicy policy;
     private int cursor;
     private long lastFullReload;
+    /** A full reload is due before the next batch: at start and after a failure (placement thread only). */
+    private boolean reloadNeeded = true;
     private Timer latency;
     private Timer scheduling;
     private Timer transactions;
@@ -102,7 +162,6 @@ public class PlacementEngine {
         transactions = Timer.builder("flotilla.placement.batch.transaction").description("Database transaction per batch")
                 .register(registry);
         running = true;
-        queue.add(FULL_RELOAD);
         thread = Thread.ofPlatform().name("flotilla-placement").daemon(true).start(this::loop);
     }
 
@@ -126,19 +185,19 @@ public class PlacementEngine {
     /** Queues a new sandbox: it is inserted and placed in one transaction. */
     public CompletableFuture<PlacementOutcome> placeNew(UUID id, SandboxSpec spec) {
         CompletableFuture<PlacementOutcome> result = new CompletableFuture<>();
-        queue.add(new PlacementJob(request(id, spec), spec, null, result, 0, System.nanoTime()));
+        queue.add(new PlacementJob(request(id, spec), spec, null, result, 0, System.nanoTime(), true));
         return result;
     }
 
     /** Queues a stored PENDING sandbox unless it is already queued. */
     public CompletableFuture<PlacementOutcome> placeExisting(UUID id, SandboxSpec spec, String previousMessage) {
         CompletableFuture<PlacementOutcome> result = new CompletableFuture<>();
-        if (!inFlight.add(id)) {
+        if (queuedStored.putIfAbsent(id, result) != null) {
             result.complete(new PlacementOutcome.Skipped());
             return result;
         }
-        result.whenComplete((outcome, failure) -> inFlight.remove(id));
-        queue.add(new PlacementJob(request(id, spec), null, previousMessage, result, 0, System.nanoTime()));
+        result.whenComplete((outcome, failure) -> queuedStored.remove(id, result));
+        queue.add(new PlacementJob(request(id, spec), null, previousMessage, result, 0, System.nanoTime(), false));
         return result;
     }
 
@@ -182,27 +241,39 @@ public class PlacementEngine {
     private void loop() {
         List<PlacementJob> batch = new ArrayList<>();
         Set<UUID> changedNodes = new HashSet<>();
-        java.util.concurrent.ExecutorService committer = java.util.concurrent.Executors.newSingleThreadExecutor(
+        ExecutorService committer = Executors.newSingleThreadExecutor(
                 Thread.ofPlatform().name("flotilla-placement-commit").daemon(true).factory());
-        java.util.concurrent.Future<Committed> inFlight = null;
+        // Periodic full reloads read the whole fleet (every node, every placed sandbox's labels): on a big fleet
+        // that takes long enough to stall placement, so it runs here and the placement thread only installs it.
+        ExecutorService reloader = Executors.newSingleThreadExecutor(
+                Thread.ofPlatform().name("flotilla-placement-reload").daemon(true).factory());
+        Future<Committed> inFlight = null;
+        Future<List<NodeInfo>> reloading = null;
         Map<UUID, NodeInfo> inFlightNodes = Map.of();
         try {
             while (running) {
                 Plan plan = null;
                 try {
-                    Object first = inFlight == null ? queue.poll(200, TimeUnit.MILLISECONDS) : queue.poll();
-                    boolean fullReload = System.nanoTime() - lastFullReload > config.scheduler().fleetRefreshInterval().toNanos();
+                    Object first = inFlight == null && !reloadNeeded ? queue.poll(200, TimeUnit.MILLISECONDS) : queue.poll();
                     if (first != null) {
-                        fullReload |= collect(first, batch, changedNodes);
+                        collect(first, batch, changedNodes);
                         Object next;
                         while (batch.size() < config.scheduler().maxBatch() && (next = queue.poll()) != null) {
-                            fullReload |= collect(next, batch, changedNodes);
+                            collect(next, batch, changedNodes);
                         }
+                    }
+                    // A forced reload (start, after an error) runs here, before anything is scheduled.
+                    boolean forcedReload = reloadNeeded;
+                    if (!forcedReload && reloading == null
+                            && System.nanoTime() - lastFullReload > config.scheduler().fleetRefreshInterval().toNanos()) {
+                        cache.beginReload();
+                        lastFullReload = System.nanoTime();
+                        reloading = reloader.submit(this::readFleet);
                     }
                     if (inFlight != null) {
                         // Overlap: schedule the next batch while the previous one commits, unless the cache is
-                        // about to be reloaded anyway.
-                        if (!batch.isEmpty() && !fullReload && changedNodes.isEmpty()) {
+                        // about to be refreshed anyway.
+                        if (!batch.isEmpty() && !forcedReload && changedNodes.isEmpty()) {
                             plan = schedule(List.copyOf(batch), inFlightNodes);
                             batch.clear();
                         }
@@ -211,8 +282,13 @@ public class PlacementEngine {
                         inFlightNodes = Map.of();
                         finish(done);
                     }
-                    if (fullReload || !changedNodes.isEmpty()) {
-                        refresh(fullReload, changedNodes);
+                    if (reloading != null && (reloading.isDone() || forcedReload)) {
+                        Future<List<NodeInfo>> finished = reloading;
+                        reloading = null;
+                        installReload(finished);
+                    }
+                    if (forcedReload || !changedNodes.isEmpty()) {
+                        refresh(forcedReload, changedNodes);
                         changedNodes.clear();
                     }
                     if (plan == null && !batch.isEmpty()) {
@@ -227,7 +303,7 @@ public class PlacementEngine {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     break;
-                } catch (RuntimeException | SQLException | java.util.concurrent.ExecutionException e) {
+                } catch (RuntimeException | SQLException | ExecutionException e) {
                     LOG.errorf(e, "placement failed; the affected sandboxes stay PENDING and are retried");
                     for (PlacementJob job : batch) {
                         job.result().completeExceptionally(e);
@@ -238,12 +314,13 @@ public class PlacementEngine {
                     batch.clear();
                     inFlight = null;
                     inFlightNodes = Map.of();
-                    lastFullReload = 0;
+                    reloadNeeded = true;
                     sleepQuietly();
                 }
             }
         } finally {
             committer.shutdownNow();
+            reloader.shutdownNow();
         }
         PlacementOutcome stopped = new PlacementOutcome.Pending("the control plane is shutting down");
         for (Object item : queue) {
@@ -253,15 +330,30 @@ public class PlacementEngine {
         }
     }
 
-    private boolean collect(Object item, List<PlacementJob> batch, Set<UUID> changedNodes) {
+    /** Runs on the reload thread with its own connection. */
+    private List<NodeInfo> readFleet() throws SQLException {
+        try (Connection connection = dataSource.getConnection()) {
+            return FleetCache.read(connection, json);
+        }
+    }
+
+    /** Installs a finished background reload; a failed one is logged and retried at the next interval. */
+    private void installReload(Future<List<NodeInfo>> reload) throws InterruptedException {
+        try {
+            cache.install(reload.get());
+        } catch (ExecutionException e) {
+            cache.abandonReload();
+            LOG.warnf(e.getCause(), "reloading the node cache failed; keeping the cached nodes until the next reload");
+        }
+    }
+
+    /** Sorts a queued item into the batch or the changed nodes. */
+    private static void collect(Object item, List<PlacementJob> batch, Set<UUID> changedNodes) {
         switch (item) {
             case PlacementJob job -> batch.add(job);
             case UUID nodeId -> changedNodes.add(nodeId);
-            default -> {
-                return true;
-            }
+            default -> throw new IllegalStateException("unexpected item in the placement queue: " + item);
         }
-        return false;
     }
 
     private void refresh(boolean full, Set<UUID> changedNodes) throws SQLException {
@@ -269,6 +361,7 @@ public class PlacementEngine {
             if (full) {
                 cache.reloadAll(connection);
                 lastFullReload = System.nanoTime();
+                reloadNeeded = false;
                 ready = true;
             } else {
                 for (UUID nodeId : changedNodes) {
@@ -287,13 +380,14 @@ public class PlacementEngine {
         long start = System.nanoTime();
         List<NodeInfo> nodes = cache.nodes();
         if (!inFlightNodes.isEmpty()) {
-            nodes = new ArrayList<>(nodes);
-            for (int i = 0; i < nodes.size(); i++) {
-                NodeInfo pending = inFlightNodes.get(nodes.get(i).id());
-                if (pending != null) {
-                    nodes.set(i, pending);
+            NodeInfo[] withInFlight = nodes.toArray(NodeInfo[]::new);
+            for (NodeInfo pending : inFlightNodes.values()) {
+                int index = cache.indexOf(pending.id());
+                if (index >= 0) {
+                    withInFlight[index] = pending;
                 }
             }
+            nodes = Arrays.asList(withInFlight);
         }
         SchedulingResult result = Scheduler.schedule(new FleetSnapshot(nodes, cursor), requests, policy);
         cursor = result.nextCursor();
@@ -334,7 +428,7 @@ public class PlacementEngine {
                 for (int i = 0; i < jobs.size(); i++) {
                     PlacementJob job = jobs.get(i);
                     if (!job.isNew() && !storedAlive.contains(job.request().id())) {
-                        outcomes.put(job.request().id(), new PlacementOutcome.Skipped());
+                        outcomes.put(job.request().id(), job.answersCreate() ? TAKEN_OVER : new PlacementOutcome.Skipped());
                         continue;
                     }
                     switch (result.decisions().get(i)) {
@@ -360,13 +454,20 @@ public class PlacementEngine {
                     }
                 }
 
-                // New sandboxes are inserted already placed (or PENDING); a taken name inserts nothing.
-                Set<UUID> inserted = insertNew(connection, jobs.stream().filter(PlacementJob::isNew).toList(),
-                        acceptedNodes, unschedulable, now);
+                // Everything else in one statement: insert the new sandboxes (already placed, or PENDING; a taken
+                // name inserts nothing), place the stored ones, add to the node allocations, write the events.
+                Map<UUID, String> changedReasons = new LinkedHashMap<>();
+                for (PlacementJob job : storedJobs) {
+                    String reason = unschedulable.get(job.request().id());
+                    if (reason != null && !reason.equals(job.previousMessage())) {
+                        changedReasons.put(job.request().id(), reason);
+                    }
+                }
+                Written written = write(connection, jobs, storedAlive, acceptedNodes, unschedulable, changedReasons, now);
                 List<PlacementJob> accepted = new ArrayList<>();
                 for (PlacementJob job : jobs) {
                     UUID id = job.request().id();
-                    if (job.isNew() && !inserted.contains(id)) {
+                    if (job.isNew() && !written.inserted().contains(id)) {
                         outcomes.put(id, new PlacementOutcome.NameTaken(job.request().name()));
                         acceptedNodes.remove(id);
                         unschedulable.remove(id);
@@ -375,25 +476,13 @@ public class PlacementEngine {
                     }
                 }
                 retries.removeIf(job -> outcomes.containsKey(job.request().id()));
+                newAllocations.putAll(written.allocations());
                 for (PlacementJob job : accepted) {
-                    NodeInfo node = acceptedNodes.get(job.request().id());
-                    newAllocations.merge(node.id(), node.allocated().plus(job.request().resources()),
-                            (sum, ignored) -> sum.plus(job.request().resources()));
                     if (!job.request().labels().isEmpty()) {
-                        addedLabels.computeIfAbsent(node.id(), id -> new ArrayList<>()).add(job.request().labels());
+                        addedLabels.computeIfAbsent(acceptedNodes.get(job.request().id()).id(), id -> new ArrayList<>())
+                                .add(job.request().labels());
                     }
                 }
-                updateNodes(connection, newAllocations);
-                updatePlaced(connection, accepted.stream().filter(job -> !job.isNew()).toList(), acceptedNodes, now);
-                Map<UUID, String> changedReasons = new LinkedHashMap<>();
-                for (PlacementJob job : storedJobs) {
-                    String reason = unschedulable.get(job.request().id());
-                    if (reason != null && !reason.equals(job.previousMessage())) {
-                        changedReasons.put(job.request().id(), reason);
-                    }
-                }
-                updateUnschedulable(connection, changedReasons);
-                insertEvents(connection, jobs, inserted, accepted, acceptedNodes, unschedulable, changedReasons, now);
                 connection.commit();
                 committed = true;
                 transactions.record(System.nanoTime() - transactionStart, TimeUnit.NANOSECONDS);
@@ -418,7 +507,7 @@ public class PlacementEngine {
     private void finish(Committed committed) throws SQLException {
         if (committed.failure() != null) {
             SQLException e = committed.failure();
-            lastFullReload = 0;
+            reloadNeeded = true;
             if (isTransient(e)) {
                 LOG.debugf("placement batch hit %s, retrying", e.getSQLState());
                 for (PlacementJob job : committed.jobs()) {
@@ -461,10 +550,27 @@ public class PlacementEngine {
             }
         }
         for (PlacementJob job : retries) {
-            // A new sandbox is stored (PENDING) by now: retry it as a stored one.
-            PlacementJob stored = new PlacementJob(job.request(), null, null, job.result(), job.attempts() + 1,
-                    job.enqueuedNanos());
-            requeue(stored, "node capacity taken concurrently");
+            if (!job.isNew()) {
+                requeue(job.retried(), "node capacity taken concurrently");
+                continue;
+            }
+            // A new sandbox is stored (PENDING) by now: retry it as a stored one, unless the reconciler has already
+            // queued it (it saw the PENDING row), in which case that placement answers the create request too.
+            UUID id = job.request().id();
+            CompletableFuture<PlacementOutcome> queued = queuedStored.putIfAbsent(id, job.result());
+            if (queued != null) {
+                queued.whenComplete((outcome, failure) -> {
+                    if (failure != null) {
+                        job.result().completeExceptionally(failure);
+                    } else {
+                        job.result().complete(outcome instanceof PlacementOutcome.Skipped ? TAKEN_OVER : outcome);
+                    }
+                });
+                continue;
+            }
+            job.result().whenComplete((outcome, failure) -> queuedStored.remove(id, job.result()));
+            requeue(new PlacementJob(job.request(), null, null, job.result(), job.attempts() + 1, job.enqueuedNanos(),
+                    true), "node capacity taken concurrently");
         }
     }
 
@@ -486,12 +592,29 @@ public class PlacementEngine {
         return true;
     }
 
-    private Set<UUID> insertNew(Connection connection, List<PlacementJob> jobs, Map<UUID, NodeInfo> placedOn,
-                                Map<UUID, String> reasons, Instant now) throws SQLException {
-        if (jobs.isEmpty()) {
-            return Set.of();
+    /** What the batch's write statement did: the new sandboxes actually inserted and the nodes' new allocations. */
+    private record Written(Set<UUID> inserted, Map<UUID, Resources> allocations) {
+    }
+
+    /**
+     * The batch's writes in one statement (one round trip; data-modifying CTEs all run, against the same snapshot,
+     * and no row is changed twice): insert the new sandboxes, place the stored ones, record changed unschedulable
+     * reasons, add what was placed to the (locked) node rows, and write the events. A new sandbox whose name is
+     * taken inserts nothing, so it adds no allocation and gets no events.
+     */
+    private Written write(Connection connection, List<PlacementJob> jobs, Set<UUID> storedAlive,
+                          Map<UUID, NodeInfo> placedOn, Map<UUID, String> reasons, Map<UUID, String> changedStoredReasons,
+                          Instant now) throws SQLException {
+        List<PlacementJob> fresh = new ArrayList<>();
+        List<PlacementJob> storedPlaced = new ArrayList<>();
+        for (PlacementJob job : jobs) {
+            if (job.isNew()) {
+                fresh.add(job);
+            } else if (storedAlive.contains(job.request().id()) && placedOn.containsKey(job.request().id())) {
+                storedPlaced.add(job);
+            }
         }
-        int n = jobs.size();
+        int n = fresh.size();
         UUID[] ids = new UUID[n], nodeIds = new UUID[n];
         String[] names = new String[n], images = new String[n], commands = new String[n], labels = new String[n],
                 selectors = new String[n], tolerations = new String[n], antiAffinity = new String[n], policies = new String[n],
@@ -499,65 +622,121 @@ public class PlacementEngine {
         Integer[] vcpus = new Integer[n];
         Long[] memory = new Long[n];
         for (int i = 0; i < n; i++) {
-            SandboxSpec spec = jobs.get(i).newSpec();
-            UUID id = jobs.get(i).request().id();
+            SandboxSpec spec = fresh.get(i).newSpec();
+            UUID id = fresh.get(i).request().id();
             NodeInfo node = placedOn.get(id);
             ids[i] = id;
             names[i] = spec.name();
             images[i] = spec.image();
-            commands[i] = write(spec.command());
+            commands[i] = json(spec.command());
             vcpus[i] = spec.vcpus();
             memory[i] = spec.memoryMiB();
-            labels[i] = write(spec.labels());
-            selectors[i] = write(spec.nodeSelector());
-            tolerations[i] = write(spec.tolerations());
-            antiAffinity[i] = write(spec.antiAffinity());
+            labels[i] = json(spec.labels());
+            selectors[i] = json(spec.nodeSelector());
+            tolerations[i] = json(spec.tolerations());
+            antiAffinity[i] = json(spec.antiAffinity());
             policies[i] = spec.restartPolicy().name();
             nodeIds[i] = node == null ? null : node.id();
             nodeNames[i] = node == null ? null : node.name();
             states[i] = node == null ? "PENDING" : "SCHEDULED";
             messages[i] = reasons.get(id);
         }
+        UUID[] storedIds = new UUID[storedPlaced.size()], storedNodes = new UUID[storedPlaced.size()];
+        String[] storedNodeNames = new String[storedPlaced.size()];
+        for (int i = 0; i < storedPlaced.size(); i++) {
+            NodeInfo node = placedOn.get(storedPlaced.get(i).request().id());
+            storedIds[i] = storedPlaced.get(i).request().id();
+            storedNodes[i] = node.id();
+            storedNodeNames[i] = node.name();
+        }
+        Events events = events(jobs, storedAlive, placedOn, reasons, changedStoredReasons);
+
         Set<UUID> inserted = new HashSet<>();
-        try (PreparedStatement statement = connection.prepareStatement("""
-                INSERT INTO sandbox (id, name, image, command, vcpus, memory_mib, labels, node_selector, tolerations,
-                                     anti_affinity, restart_policy, desired_state, observed_state, node_id, last_node_name,
-                                     message, created_at, updated_at, placed_at)
-                SELECT t.id, t.name, t.image, t.command::jsonb, t.vcpus, t.memory, t.labels::jsonb, t.selector::jsonb,
-                       t.tolerations::jsonb, t.anti::jsonb, t.policy, 'RUNNING', t.state, t.node, t.node_name, t.message,
-                       ?, ?, CASE WHEN t.node IS NULL THEN NULL ELSE ?::timestamptz END
-                FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::int4[], ?::int8[], ?::text[], ?::text[],
-                            ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::text[])
-                     AS t(id, name, image, command, vcpus, memory, labels, selector, tolerations, anti, policy, node,
-                          node_name, state, message)
-                ON CONFLICT (name) DO NOTHING
-                RETURNING id""")) {
-            Timestamp timestamp = Timestamp.from(now);
-            statement.setTimestamp(1, timestamp);
-            statement.setTimestamp(2, timestamp);
-            statement.setTimestamp(3, timestamp);
-            statement.setArray(4, connection.createArrayOf("uuid", ids));
-            statement.setArray(5, connection.createArrayOf("text", names));
-            statement.setArray(6, connection.createArrayOf("text", images));
-            statement.setArray(7, connection.createArrayOf("text", commands));
-            statement.setArray(8, connection.createArrayOf("int4", vcpus));
-            statement.setArray(9, connection.createArrayOf("int8", memory));
-            statement.setArray(10, connection.createArrayOf("text", labels));
-            statement.setArray(11, connection.createArrayOf("text", selectors));
-            statement.setArray(12, connection.createArrayOf("text", tolerations));
-            statement.setArray(13, connection.createArrayOf("text", antiAffinity));
-            statement.setArray(14, connection.createArrayOf("text", policies));
-            statement.setArray(15, connection.createArrayOf("uuid", nodeIds));
-            statement.setArray(16, connection.createArrayOf("text", nodeNames));
-            statement.setArray(17, connection.createArrayOf("text", states));
-            statement.setArray(18, connection.createArrayOf("text", messages));
+        Map<UUID, Resources> allocations = new HashMap<>();
+        Object[] values = new Object[27];
+        values[1] = Timestamp.from(now);
+        values[2] = connection.createArrayOf("uuid", ids);
+        values[3] = connection.createArrayOf("text", names);
+        values[4] = connection.createArrayOf("text", images);
+        values[5] = connection.createArrayOf("text", commands);
+        values[6] = connection.createArrayOf("int4", vcpus);
+        values[7] = connection.createArrayOf("int8", memory);
+        values[8] = connection.createArrayOf("text", labels);
+        values[9] = connection.createArrayOf("text", selectors);
+        values[10] = connection.createArrayOf("text", tolerations);
+        values[11] = connection.createArrayOf("text", antiAffinity);
+        values[12] = connection.createArrayOf("text", policies);
+        values[13] = connection.createArrayOf("uuid", nodeIds);
+        values[14] = connection.createArrayOf("text", nodeNames);
+        values[15] = connection.createArrayOf("text", states);
+        values[16] = connection.createArrayOf("text", messages);
+        values[17] = connection.createArrayOf("uuid", storedIds);
+        values[18] = connection.createArrayOf("uuid", storedNodes);
+        values[19] = connection.createArrayOf("text", storedNodeNames);
+        values[20] = connection.createArrayOf("uuid", changedStoredReasons.keySet().toArray(UUID[]::new));
+        values[21] = connection.createArrayOf("text", changedStoredReasons.values().toArray(String[]::new));
+        values[22] = connection.createArrayOf("uuid", events.ids().toArray(UUID[]::new));
+        values[23] = connection.createArrayOf("text", events.types().toArray(String[]::new));
+        values[24] = connection.createArrayOf("text", events.nodeNames().toArray(String[]::new));
+        values[25] = connection.createArrayOf("text", events.messages().toArray(String[]::new));
+        values[26] = connection.createArrayOf("bool", events.ofNew().toArray(Boolean[]::new));
+        try (PreparedStatement statement = connection.prepareStatement(WRITE_BATCH.sql())) {
+            WRITE_BATCH.bind(statement, values);
             try (ResultSet rows = statement.executeQuery()) {
                 while (rows.next()) {
-                    inserted.add(rows.getObject(1, UUID.class));
+                    UUID id = rows.getObject(2, UUID.class);
+                    if ("sandbox".equals(rows.getString(1))) {
+                        inserted.add(id);
+                    } else {
+                        allocations.put(id, new Resources(rows.getInt(3), rows.getLong(4), rows.getInt(5)));
+                    }
                 }
             }
         }
-        return inserted;
+        return new Written(inserted, allocations);
+    }
+
+    /** The batch's events as parallel arrays; {@code ofNew} marks those of new sandboxes, written only if inserted. */
+    private record Events(List<UUID> ids, List<String> types, List<String> nodeNames, List<String> messages,
+                          List<Boolean> ofNew) {
+        Events() {
+            this(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+        }
+
+        void add(UUID id, String type, String nodeName, String message, boolean isNew) {
+            ids.add(id);
+            types.add(type);
+            nodeNames.add(nodeName);
+            messages.add(message);
+            ofNew.add(isNew);
+        }
+    }
+
+    private static Events events(List<PlacementJob> jobs, Set<UUID> storedAlive, Map<UUID, NodeInfo> placedOn,
+                                 Map<UUID, String> reasons, Map<UUID, String> changedStoredReasons) {
+        Events events = new Events();
+        for (PlacementJob job : jobs) {
+            UUID id = job.request().id();
+            NodeInfo node = placedOn.get(id);
+            if (job.isNew()) {
+                events.add(id, "Created", null, "sandbox created: " + job.request().resources().vcpus() + " vCPUs, "
+                        + job.request().resources().memoryMiB() + " MiB, image " + job.newSpec().image(), true);
+                String reason = reasons.get(id);
+                if (reason != null) {
+                    events.add(id, "Unschedulable", null, reason, true);
+                }
+                if (node != null) {
+                    events.add(id, "Scheduled", node.name(), "placed on node " + node.name(), true);
+                }
+            } else if (storedAlive.contains(id)) {
+                if (node != null) {
+                    events.add(id, "Scheduled", node.name(), "placed on node " + node.name(), false);
+                } else if (changedStoredReasons.containsKey(id)) {
+                    events.add(id, "Unschedulable", null, changedStoredReasons.get(id), false);
+                }
+            }
+        }
+        return events;
     }
 
     private Set<UUID> lockStored(Connection connection, List<PlacementJob> jobs) throws SQLException {
@@ -605,128 +784,7 @@ public class PlacementEngine {
         return locked;
     }
 
-    private void updateNodes(Connection connection, Map<UUID, Resources> allocations) throws SQLException {
-        if (allocations.isEmpty()) {
-            return;
-        }
-        int n = allocations.size();
-        UUID[] ids = new UUID[n];
-        Integer[] vcpus = new Integer[n], vms = new Integer[n];
-        Long[] memory = new Long[n];
-        int i = 0;
-        for (Map.Entry<UUID, Resources> entry : allocations.entrySet()) {
-            ids[i] = entry.getKey();
-            vcpus[i] = (int) entry.getValue().vcpus();
-            memory[i] = entry.getValue().memoryMiB();
-            vms[i] = (int) entry.getValue().vms();
-            i++;
-        }
-        try (PreparedStatement statement = connection.prepareStatement("""
-                UPDATE node n SET alloc_vcpus = d.vcpus, alloc_memory_mib = d.memory, alloc_vms = d.vms
-                FROM unnest(?::uuid[], ?::int4[], ?::int8[], ?::int4[]) AS d(id, vcpus, memory, vms)
-                WHERE n.id = d.id""")) {
-            statement.setArray(1, connection.createArrayOf("uuid", ids));
-            statement.setArray(2, connection.createArrayOf("int4", vcpus));
-            statement.setArray(3, connection.createArrayOf("int8", memory));
-            statement.setArray(4, connection.createArrayOf("int4", vms));
-            statement.executeUpdate();
-        }
-    }
-
-    private void updatePlaced(Connection connection, List<PlacementJob> accepted, Map<UUID, NodeInfo> nodes,
-                              Instant now) throws SQLException {
-        if (accepted.isEmpty()) {
-            return;
-        }
-        UUID[] ids = new UUID[accepted.size()], nodeIds = new UUID[accepted.size()];
-        String[] nodeNames = new String[accepted.size()];
-        for (int i = 0; i < accepted.size(); i++) {
-            UUID id = accepted.get(i).request().id();
-            ids[i] = id;
-            nodeIds[i] = nodes.get(id).id();
-            nodeNames[i] = nodes.get(id).name();
-        }
-        try (PreparedStatement statement = connection.prepareStatement("""
-                UPDATE sandbox s SET node_id = d.node, last_node_name = d.node_name, observed_state = 'SCHEDULED',
-                       message = NULL, placed_at = ?, updated_at = ?, agent_synced = false, sync_attempts = 0,
-                       next_sync_at = NULL, version = s.version + 1
-                FROM unnest(?::uuid[], ?::uuid[], ?::text[]) AS d(id, node, node_name)
-                WHERE s.id = d.id""")) {
-            Timestamp timestamp = Timestamp.from(now);
-            statement.setTimestamp(1, timestamp);
-            statement.setTimestamp(2, timestamp);
-            statement.setArray(3, connection.createArrayOf("uuid", ids));
-            statement.setArray(4, connection.createArrayOf("uuid", nodeIds));
-            statement.setArray(5, connection.createArrayOf("text", nodeNames));
-            statement.executeUpdate();
-        }
-    }
-
-    private void updateUnschedulable(Connection connection, Map<UUID, String> reasons) throws SQLException {
-        if (reasons.isEmpty()) {
-            return;
-        }
-        try (PreparedStatement statement = connection.prepareStatement("""
-                UPDATE sandbox s SET message = d.reason, updated_at = now()
-                FROM unnest(?::uuid[], ?::text[]) AS d(id, reason) WHERE s.id = d.id""")) {
-            statement.setArray(1, connection.createArrayOf("uuid", reasons.keySet().toArray(UUID[]::new)));
-            statement.setArray(2, connection.createArrayOf("text", reasons.values().toArray(String[]::new)));
-            statement.executeUpdate();
-        }
-    }
-
-    private void insertEvents(Connection connection, List<PlacementJob> jobs, Set<UUID> inserted,
-                              List<PlacementJob> accepted, Map<UUID, NodeInfo> nodes, Map<UUID, String> newReasons,
-                              Map<UUID, String> changedStoredReasons, Instant now) throws SQLException {
-        List<UUID> ids = new ArrayList<>();
-        List<String> types = new ArrayList<>(), nodeNames = new ArrayList<>(), messages = new ArrayList<>();
-        for (PlacementJob job : jobs) {
-            UUID id = job.request().id();
-            if (job.isNew() && inserted.contains(id)) {
-                ids.add(id);
-                types.add("Created");
-                nodeNames.add(null);
-                messages.add("sandbox created: " + job.request().resources().vcpus() + " vCPUs, "
-                        + job.request().resources().memoryMiB() + " MiB, image " + job.newSpec().image());
-                String reason = newReasons.get(id);
-                if (reason != null) {
-                    ids.add(id);
-                    types.add("Unschedulable");
-                    nodeNames.add(null);
-                    messages.add(reason);
-                }
-            }
-        }
-        for (PlacementJob job : accepted) {
-            NodeInfo node = nodes.get(job.request().id());
-            ids.add(job.request().id());
-            types.add("Scheduled");
-            nodeNames.add(node.name());
-            messages.add("placed on node " + node.name());
-        }
-        changedStoredReasons.forEach((id, reason) -> {
-            ids.add(id);
-            types.add("Unschedulable");
-            nodeNames.add(null);
-            messages.add(reason);
-        });
-        if (ids.isEmpty()) {
-            return;
-        }
-        try (PreparedStatement statement = connection.prepareStatement("""
-                INSERT INTO sandbox_event (sandbox_id, at, type, node_name, message)
-                SELECT d.id, ?, d.type, d.node_name, d.message
-                FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[]) AS d(id, type, node_name, message)""")) {
-            statement.setTimestamp(1, Timestamp.from(now));
-            statement.setArray(2, connection.createArrayOf("uuid", ids.toArray(UUID[]::new)));
-            statement.setArray(3, connection.createArrayOf("text", types.toArray(String[]::new)));
-            statement.setArray(4, connection.createArrayOf("text", nodeNames.toArray(String[]::new)));
-            statement.setArray(5, connection.createArrayOf("text", messages.toArray(String[]::new)));
-            statement.executeUpdate();
-        }
-    }
-
-    private String write(Object value) {
+    private String json(Object value) {
         try {
             return json.writeValueAsString(value);
         } catch (JsonProcessingException e) {

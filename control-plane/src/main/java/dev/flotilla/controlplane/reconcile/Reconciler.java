@@ -67,6 +67,7 @@ public class Reconciler {
     private final Set<UUID> inFlight = ConcurrentHashMap.newKeySet();
     private final Set<String> orphansInFlight = ConcurrentHashMap.newKeySet();
     private volatile Instant lastTick = Instant.now();
+    private volatile boolean stopping;
 
     /** One agent call to make, with what the sandbox looked like when it was decided. */
     private record Work(UUID sandboxId, long generation, String desired, UUID nodeId, String nodeName, String endpoint,
@@ -79,7 +80,12 @@ public class Reconciler {
                 Thread.ofPlatform().name("flotilla-agent-call-", 0).daemon(true).factory());
     }
 
+    /**
+     * Stops passes from starting and in-flight agent calls. A pass that kept going during shutdown would hold a
+     * worker thread that Quarkus waits for (up to a minute) while the database goes away under it.
+     */
     void onStop(@Observes ShutdownEvent event) {
+        stopping = true;
         workers.shutdownNow();
     }
 
@@ -89,16 +95,25 @@ public class Reconciler {
 
     @Scheduled(every = "${flotilla.reconciler.interval:1s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
+        if (stopping) {
+            return;
+        }
         if (!config.reconciler().enabled()) {
             lastTick = Instant.now();
             return;
         }
         try {
             detectLostNodes();
-            requeuePending();
-            dispatchAgentCalls();
+            if (!stopping) {
+                requeuePending();
+            }
+            if (!stopping) {
+                dispatchAgentCalls();
+            }
         } catch (RuntimeException e) {
-            LOG.errorf(e, "reconciliation pass failed; the next pass retries");
+            if (!stopping) {
+                LOG.errorf(e, "reconciliation pass failed; the next pass retries");
+            }
         }
         lastTick = Instant.now();
     }

@@ -17,14 +17,14 @@ public final class Plugins {
         }
 
         public String reject(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
-            Resources after = allocated.plus(sandbox.resources());
-            if (after.vms() > node.capacity().vms()) {
+            Resources wanted = sandbox.resources();
+            if (allocated.vms() + wanted.vms() > node.capacity().vms()) {
                 return "no free VM slot";
             }
-            if (after.memoryMiB() > policy.memoryLimit(node.capacity().memoryMiB())) {
+            if (allocated.memoryMiB() + wanted.memoryMiB() > policy.memoryLimit(node.capacity().memoryMiB())) {
                 return "insufficient memory";
             }
-            if (after.vcpus() > policy.vcpuLimit(node.capacity().vcpus())) {
+            if (allocated.vcpus() + wanted.vcpus() > policy.vcpuLimit(node.capacity().vcpus())) {
                 return "insufficient vCPUs";
             }
             return null;
@@ -38,7 +38,8 @@ public final class Plugins {
         }
 
         public String reject(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
-            return containsAll(node.labels(), sandbox.nodeSelector()) ? null : "node selector mismatch";
+            return sandbox.nodeSelector().isEmpty() || containsAll(node.labels(), sandbox.nodeSelector()) ? null
+                    : "node selector mismatch";
         }
     };
 
@@ -49,7 +50,9 @@ public final class Plugins {
         }
 
         public String reject(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
-            for (Taint taint : node.taints()) {
+            List<Taint> taints = node.taints();
+            for (int i = 0; i < taints.size(); i++) {
+                Taint taint = taints.get(i);
                 if (taint.effect() == TaintEffect.PREFER_NO_SCHEDULE) {
                     continue;
                 }
@@ -97,7 +100,7 @@ public final class Plugins {
         }
 
         public double score(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
-            return 100.0 * (1.0 - utilisation(node, allocated.plus(sandbox.resources()), policy));
+            return 100.0 * (1.0 - utilisation(node, allocated, sandbox.resources(), policy));
         }
     };
 
@@ -108,7 +111,7 @@ public final class Plugins {
         }
 
         public double score(SandboxRequest sandbox, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
-            return 100.0 * utilisation(node, allocated.plus(sandbox.resources()), policy);
+            return 100.0 * utilisation(node, allocated, sandbox.resources(), policy);
         }
     };
 
@@ -123,8 +126,9 @@ public final class Plugins {
                 return 100.0;
             }
             int matching = 0;
-            for (Map<String, String> labels : node.sandboxLabels()) {
-                if (containsAll(labels, sandbox.antiAffinity())) {
+            List<Map<String, String>> placed = node.sandboxLabels();
+            for (int i = 0; i < placed.size(); i++) {
+                if (containsAll(placed.get(i), sandbox.antiAffinity())) {
                     matching++;
                 }
             }
@@ -155,11 +159,15 @@ public final class Plugins {
         return true;
     }
 
-    /** The most used of the three resources, as a fraction of what the policy lets be allocated. */
-    static double utilisation(NodeInfo node, Resources allocated, SchedulingPolicy policy) {
-        double cpu = fraction(allocated.vcpus(), policy.vcpuLimit(node.capacity().vcpus()));
-        double memory = fraction(allocated.memoryMiB(), policy.memoryLimit(node.capacity().memoryMiB()));
-        double vms = fraction(allocated.vms(), node.capacity().vms());
+    /**
+     * The most used of the three resources after adding {@code wanted}, as a fraction of what the policy lets be
+     * allocated.
+     */
+    static double utilisation(NodeInfo node, Resources allocated, Resources wanted, SchedulingPolicy policy) {
+        double cpu = fraction(allocated.vcpus() + wanted.vcpus(), policy.vcpuLimit(node.capacity().vcpus()));
+        double memory = fraction(allocated.memoryMiB() + wanted.memoryMiB(),
+                policy.memoryLimit(node.capacity().memoryMiB()));
+        double vms = fraction(allocated.vms() + wanted.vms(), node.capacity().vms());
         return Math.min(1.0, Math.max(cpu, Math.max(memory, vms)));
     }
 

@@ -1,7 +1,6 @@
 package dev.flotilla.controlplane.scheduler;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -17,9 +16,15 @@ public final class Scheduler {
                                             SchedulingPolicy policy) {
         List<NodeInfo> nodes = snapshot.nodes();
         int nodeCount = nodes.size();
-        // Nodes as changed by this batch's earlier placements (allocation and sandbox labels), by index; the
-        // snapshot itself is never modified, and untouched nodes are read without any copying.
-        Map<Integer, NodeInfo> overlay = new HashMap<>();
+        // The plugins as arrays, read once: the scan below runs them for ~100 nodes per request.
+        FilterPlugin[] filters = policy.filters().toArray(FilterPlugin[]::new);
+        ScorePlugin[] scorers = policy.scores().entrySet().stream().filter(entry -> entry.getValue() != 0)
+                .map(Map.Entry::getKey).toArray(ScorePlugin[]::new);
+        int[] weights = policy.scores().values().stream().filter(weight -> weight != 0).mapToInt(Integer::intValue)
+                .toArray();
+        // Nodes as changed by this batch's earlier placements (allocation and sandbox labels), by index; allocated
+        // at the first placement. The snapshot itself is never modified, and untouched nodes are never copied.
+        NodeInfo[] overlay = null;
         int cursor = nodeCount == 0 ? 0 : Math.floorMod(snapshot.cursor(), nodeCount);
         List<SchedulingResult.Decision> decisions = new ArrayList<>(requests.size());
 
@@ -30,10 +35,13 @@ public final class Scheduler {
             int feasible = 0;
             int scanned = 0;
             while (scanned < nodeCount) {
-                int index = (cursor + scanned) % nodeCount;
+                int index = cursor + scanned;
+                if (index >= nodeCount) {
+                    index -= nodeCount;
+                }
                 scanned++;
-                NodeInfo node = overlay.isEmpty() ? nodes.get(index) : overlay.getOrDefault(index, nodes.get(index));
-                String rejection = firstRejection(request, node, node.allocated(), policy);
+                NodeInfo node = overlay == null || overlay[index] == null ? nodes.get(index) : overlay[index];
+                String rejection = firstRejection(filters, request, node, policy);
                 if (rejection != null) {
                     if (rejections == null) {
                         rejections = new TreeMap<>();
@@ -42,7 +50,7 @@ public final class Scheduler {
                     continue;
                 }
                 feasible++;
-                double score = score(request, node, node.allocated(), policy);
+                double score = score(scorers, weights, request, node, policy);
                 if (score > bestScore) {
                     bestScore = score;
                     bestIndex = index;
@@ -59,16 +67,20 @@ public final class Scheduler {
                         unschedulableReason(nodeCount, rejections == null ? Map.of() : rejections)));
                 continue;
             }
-            NodeInfo chosen = overlay.getOrDefault(bestIndex, nodes.get(bestIndex));
-            overlay.put(bestIndex, placed(chosen, request));
+            if (overlay == null) {
+                overlay = new NodeInfo[nodeCount];
+            }
+            NodeInfo chosen = overlay[bestIndex] == null ? nodes.get(bestIndex) : overlay[bestIndex];
+            overlay[bestIndex] = placed(chosen, request);
             decisions.add(new SchedulingResult.Placement(request.id(), nodes.get(bestIndex)));
         }
         return new SchedulingResult(decisions, cursor);
     }
 
-    private static String firstRejection(SandboxRequest request, NodeInfo node, Resources allocated,
+    private static String firstRejection(FilterPlugin[] filters, SandboxRequest request, NodeInfo node,
                                          SchedulingPolicy policy) {
-        for (FilterPlugin filter : policy.filters()) {
+        Resources allocated = node.allocated();
+        for (FilterPlugin filter : filters) {
             String rejection = filter.reject(request, node, allocated, policy);
             if (rejection != null) {
                 return rejection;
@@ -77,12 +89,12 @@ public final class Scheduler {
         return null;
     }
 
-    private static double score(SandboxRequest request, NodeInfo node, Resources allocated, SchedulingPolicy policy) {
+    private static double score(ScorePlugin[] scorers, int[] weights, SandboxRequest request, NodeInfo node,
+                                SchedulingPolicy policy) {
         double total = 0;
-        for (Map.Entry<ScorePlugin, Integer> entry : policy.scores().entrySet()) {
-            if (entry.getValue() != 0) {
-                total += entry.getValue() * entry.getKey().score(request, node, allocated, policy);
-            }
+        Resources allocated = node.allocated();
+        for (int i = 0; i < scorers.length; i++) {
+            total += weights[i] * scorers[i].score(request, node, allocated, policy);
         }
         return total;
     }

@@ -47,7 +47,12 @@ public final class EmbeddedDatabase implements AutoCloseable {
                     .setServerConfig("max_connections", "200")
                     .setServerConfig("shared_buffers", "128MB")
                     .setServerConfig("listen_addresses", "127.0.0.1")
-                    .setPGStartupWait(java.time.Duration.ofSeconds(60));
+                    .setPGStartupWait(java.time.Duration.ofSeconds(60))
+                    // The library's own shutdown hook would stop the server as soon as the JVM begins to exit, while
+                    // the application still uses it: its reconciler then waited on a vanished database and Quarkus
+                    // waited for the reconciler (a minute-long SIGTERM exit). stopOnExit() stops it after the
+                    // application instead.
+                    .setRegisterShutdownHook(false);
             if (durable) {
                 builder.setServerConfig("fsync", "on").setServerConfig("synchronous_commit", "on");
             }
@@ -77,7 +82,7 @@ public final class EmbeddedDatabase implements AutoCloseable {
     }
 
     /**
-     * Stops the server when the JVM exits, after the application has released it (or after 5 s). The stop itself
+     * Stops the server when the JVM exits, after the application has released it (or after 15 s). The stop itself
      * is bounded too: a shutdown hook that never returns would keep the JVM from exiting.
      */
     public EmbeddedDatabase stopOnExit() {
@@ -88,7 +93,7 @@ public final class EmbeddedDatabase implements AutoCloseable {
     public EmbeddedDatabase stopOnExit(Path deleteAfterStop) {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
-                APPLICATION_STOPPED.await(5, TimeUnit.SECONDS);
+                APPLICATION_STOPPED.await(15, TimeUnit.SECONDS);
                 Thread stopper = Thread.ofPlatform().daemon(true).name("embedded-postgres-close").start(this::close);
                 stopper.join(TimeUnit.SECONDS.toMillis(20));
                 if (stopper.isAlive()) {
