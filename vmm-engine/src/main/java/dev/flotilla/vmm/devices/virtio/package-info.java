@@ -88,7 +88,7 @@
  *       <td>Per-device caps with a reason (e.g. {@code VirtioRng.MAX_BYTES_PER_REQUEST}).</td></tr>
  *   <tr><td>Notification storms, flooding the host log</td>
  *       <td>Work per kick is bounded by the ring size; every guest-triggered message goes through
- *       {@link dev.flotilla.vmm.devices.virtio.RateLimitedLog}; rejections are counted in
+ *       {@link dev.flotilla.vmm.logging.RateLimitedLog}; rejections are counted in
  *       {@link dev.flotilla.vmm.devices.virtio.queue.QueueMetrics} instead.</td></tr>
  *   <tr><td>Network frames: header-only or oversized chains (over 64 KiB + header), offloads or
  *       num_buffers the driver may not use, a header rewritten after the check</td>
