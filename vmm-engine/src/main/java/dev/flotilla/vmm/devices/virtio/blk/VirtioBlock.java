@@ -32,8 +32,10 @@ import static dev.flotilla.vmm.devices.virtio.VirtioFeatures.bit;
  * <p>Request flow: on a kick the event loop pops every available chain into a per-slot
  * {@link BlockRequest}, parses it ({@link BlockRequestParser}; a malformed request is completed
  * at once with IOERR or UNSUPP), takes tokens from the {@link RateLimiter} and hands the file I/O
- * to the VM's blocking executor. Finished requests queue up and come back to the event loop in one
- * task, which writes their status bytes, pushes them used and interrupts once per burst.
+ * to the VM's blocking executor. Finished requests queue up; the I/O thread that finishes first in
+ * a burst takes the transport's lock and completes them all (status bytes, used ring, one
+ * interrupt), then pops what the driver queued meanwhile; with a rate limiter that last step can
+ * need a timer, so there the burst goes back to the event loop instead.
  * When the limiter says no, the request waits and a timer on the loop resumes the queue.
  */
 public final class VirtioBlock implements VirtioDevice, AutoCloseable {
@@ -224,10 +226,15 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
             freeCount = n;
             completed = new int[n];
             draining = new int[n];
-            completionTrigger = environment.onLoop(this::drainCompletions);
+            // Without a rate limiter a completion never needs a loop timer, so the I/O thread that
+            // finishes a burst completes it itself, under the transport's lock; with one, the
+            // drain may schedule a retry, which only the loop can.
+            completionTrigger = limiter.isUnlimited()
+                    ? environment.underLock(this::drainCompletions)
+                    : environment.onLoop(this::drainCompletions);
         }
 
-        /** Pops and starts every available request (event loop, transport lock held). */
+        /** Pops and starts every available request (transport lock held: the loop, or an I/O thread completing a burst). */
         void pump() {
             if (active != this) {
                 return;
@@ -347,7 +354,10 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
             }
         }
 
-        /** Event loop, transport lock held: completes every finished request, one interrupt for all. */
+        /**
+         * Transport lock held (an I/O thread's or the loop's): completes every finished request,
+         * one interrupt for all, then starts what the ring holds.
+         */
         void drainCompletions() {
             int n;
             synchronized (completed) {

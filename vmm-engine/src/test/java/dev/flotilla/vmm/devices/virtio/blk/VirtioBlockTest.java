@@ -182,6 +182,19 @@ class VirtioBlockTest {
     }
 
     @Test
+    void read_withoutRateLimiter_completedOnTheIoThreadWithoutALoopTask() throws IOException {
+        open(false);
+        header(BlockRequest.T_IN, 1);
+        int loopTasksBefore = env.loopTasksRun();
+
+        int used = submit(Buffer.readable(HEADER, 16), Buffer.writable(DATA, 512), Buffer.writable(STATUS, 1));
+
+        assertEquals(512 + 1, used);
+        assertEquals(loopTasksBefore, env.loopTasksRun());
+        assertEquals(1, irq.edges());
+    }
+
+    @Test
     void write_throughIndirectTable_landsInTheFile() throws IOException {
         open(false);
         header(BlockRequest.T_OUT, 0);
