@@ -39,9 +39,12 @@
  * (datamatch = queue index), so a kick wakes the VM's {@code event.EventLoop} without a vCPU exit
  * to user space; without the capability the MMIO-write path posts the kick to the same loop. The
  * device's IrqLine is an irqfd (edge on its IOAPIC pin; InterruptStatus/InterruptACK carry what is
- * pending). Blocking device work (virtio-blk file I/O) runs on a 2-thread per-VM executor and
- * comes back through {@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#onLoop}, under the
- * transport's lock; a pass completes every finished request and interrupts once. Host-side work
+ * pending). Blocking device work (virtio-blk file I/O, one preadv/pwritev per request) runs on a
+ * 2-thread per-VM executor; the thread that finishes a burst completes it itself under the
+ * transport's lock ({@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#underLock}), or, when
+ * a rate limiter may need a timer, through the loop
+ * ({@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#onLoop}); either way one pass completes
+ * every finished request and interrupts once. Host-side work
  * arriving at a device (virtio-vsock's host sockets) signals a per-device eventfd from
  * {@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#queueKick}, which the loop turns into
  * a queue pass; what a config starts beside its device (the vsock Unix bridge) is closed with it. Each config can

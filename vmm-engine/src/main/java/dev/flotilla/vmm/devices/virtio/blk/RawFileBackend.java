@@ -13,8 +13,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * A disk that is a raw image file: sector n at byte n * 512. Reads and writes go through a
- * {@link FileChannel} straight between the file and guest memory (no copy through the Java heap);
+ * A disk that is a raw image file: sector n at byte n * 512. Reads and writes go straight between
+ * the file and guest memory (no copy through the Java heap): one preadv/pwritev over a request's
+ * segments when guest memory is native, a {@link FileChannel} call per segment otherwise;
  * discard and write-zeroes punch holes or zero ranges with fallocate(2). Called from the blocking
  * I/O executor, several requests at once (positional I/O, no shared position).
  */
