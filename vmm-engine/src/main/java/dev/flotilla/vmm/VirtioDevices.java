@@ -210,6 +210,11 @@ final class VirtioDevices implements AutoCloseable {
         }
 
         @Override
+        public Runnable underLock(Runnable task) {
+            return () -> transport.runLocked(task);
+        }
+
+        @Override
         public void schedule(long delayNanos, Runnable task) {
             loop.schedule(delayNanos, () -> transport.runLocked(task));
         }

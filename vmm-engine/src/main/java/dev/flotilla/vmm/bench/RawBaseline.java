@@ -24,7 +24,7 @@ final class RawBaseline {
             return binary;
         }
         Files.createDirectories(binary.getParent());
-        List<String> cc = List.of("gcc", "-O2", "-Wall", "-o", binary.toString(), source.toString());
+        List<String> cc = List.of("gcc", "-O2", "-Wall", "-pthread", "-o", binary.toString(), source.toString());
         Process p;
         try {
             p = new ProcessBuilder(cc).redirectErrorStream(true).start();

@@ -1,5 +1,7 @@
 package dev.flotilla.vmm.bus;
 
+import dev.flotilla.vmm.logging.RateLimitedLog;
+
 import java.util.Arrays;
 
 /**
@@ -12,12 +14,13 @@ import java.util.Arrays;
  */
 public final class Bus {
 
-    private static final System.Logger LOG = System.getLogger(Bus.class.getName());
-
     private record Snapshot(long[] bases, long[] ends, BusDevice[] devices, String[] names) {}
 
     private final String name;
-    private final LogRateLimiter unknownAccessLog = new LogRateLimiter(10, 1);
+    private static final System.Logger LOGGER = System.getLogger(Bus.class.getName());
+
+    /** Per bus, not per class: one guest probing ports does not silence another VM's lines. */
+    private final RateLimitedLog unknownAccessLog = new RateLimitedLog(LOGGER, 10, 1);
     private volatile Snapshot snapshot = new Snapshot(new long[0], new long[0], new BusDevice[0], new String[0]);
     private volatile long unknownAccesses;
 
@@ -117,11 +120,9 @@ public final class Bus {
 
     private void logUnknown(String access, long address, int size, long value) {
         unknownAccesses++;
-        if (unknownAccessLog.tryAcquire()) {
-            long suppressed = unknownAccessLog.takeSuppressed();
-            LOG.log(System.Logger.Level.DEBUG, () -> "guest %s of %d bytes at %s 0x%x (value 0x%x) hit no device; ignored%s"
-                    .formatted(access, size, name, address, value,
-                            suppressed > 0 ? " (" + suppressed + " similar lines suppressed)" : ""));
+        if (unknownAccessLog.shouldLog()) {
+            unknownAccessLog.debug(() -> "guest %s of %d bytes at %s 0x%x (value 0x%x) hit no device; ignored"
+                    .formatted(access, size, name, address, value));
         }
     }
 }

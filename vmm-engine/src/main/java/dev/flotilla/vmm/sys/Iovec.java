@@ -22,6 +22,13 @@ public final class Iovec {
         array.set(ValueLayout.JAVA_LONG, at + LENGTH, buffer.byteSize());
     }
 
+    /** Sets entry {@code index} to {@code length} bytes at host address {@code base}. */
+    public static void set(MemorySegment array, int index, long base, long length) {
+        long at = index * LAYOUT.byteSize();
+        array.set(ValueLayout.JAVA_LONG, at + BASE, base);
+        array.set(ValueLayout.JAVA_LONG, at + LENGTH, length);
+    }
+
     public static long base(MemorySegment array, int index) {
         return array.get(ValueLayout.JAVA_LONG, index * LAYOUT.byteSize() + BASE);
     }

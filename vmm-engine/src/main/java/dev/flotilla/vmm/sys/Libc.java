@@ -28,6 +28,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class Libc {
     private Libc() {}
 
+    public static final int O_RDONLY = 0;
     public static final int O_RDWR = 2;
     public static final int O_CLOEXEC = 0x80000;
     public static final int PROT_READ = 1;
@@ -107,6 +108,12 @@ public final class Libc {
     }
     private static final class WritevCall {
         static final MethodHandle H = link("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), true);
+    }
+    private static final class PreadvCall {
+        static final MethodHandle H = link("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG), true);
+    }
+    private static final class PwritevCall {
+        static final MethodHandle H = link("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG), true);
     }
     private static final class MincoreCall {
         static final MethodHandle H = link("mincore", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), true);
@@ -353,6 +360,31 @@ public final class Libc {
             return n < 0 ? -errno(capture) : n;
         } catch (Throwable t) {
             throw unexpected("writev", t);
+        }
+    }
+
+    /**
+     * {@code preadv(2)}: reads at file {@code offset} into {@code count} {@link Iovec} entries of
+     * {@code iovecs}; returns bytes read (0 at end of file), or minus errno. Allocates nothing.
+     */
+    public static long preadvOrErrno(int fd, MemorySegment iovecs, int count, long offset) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            long n = (long) PreadvCall.H.invokeExact(capture, fd, iovecs, count, offset);
+            return n < 0 ? -errno(capture) : n;
+        } catch (Throwable t) {
+            throw unexpected("preadv", t);
+        }
+    }
+
+    /** {@code pwritev(2)}: as {@link #preadvOrErrno}, writing. */
+    public static long pwritevOrErrno(int fd, MemorySegment iovecs, int count, long offset) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            long n = (long) PwritevCall.H.invokeExact(capture, fd, iovecs, count, offset);
+            return n < 0 ? -errno(capture) : n;
+        } catch (Throwable t) {
+            throw unexpected("pwritev", t);
         }
     }
 

@@ -43,4 +43,35 @@ class ThreadStackTest {
         assertTrue(sp > stack[0] && sp <= stack[0] + stack[1],
                 "sp 0x%x outside [0x%x, 0x%x)".formatted(sp, stack[0], stack[0] + stack[1]));
     }
+
+    @Test
+    void parseStackPointer_procSyscallLine_returnsLastButOneField() {
+        byte[] line = "0 0x5 0x7f00 0x100 0x0 0x0 0x0 0x7ffd1234abc0 0x7f12deadbeef\n".getBytes();
+        assertEquals(0x7ffd1234abc0L, ThreadStack.parseStackPointer(line));
+    }
+
+    @Test
+    void parseStackPointer_runningOrGarbledLine_returnsMinusOne() {
+        assertEquals(-1, ThreadStack.parseStackPointer("running\n".getBytes()));
+        assertEquals(-1, ThreadStack.parseStackPointer("0 0x1 zz 0x2".getBytes()));
+    }
+
+    @Test
+    void releaseUnusedPages_calledTwice_secondCallLeavesNoLiveFrameDamaged() throws Exception {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicLong result = new AtomicLong();
+        Thread t = Thread.ofPlatform().stackSize(256 * 1024).start(() -> {
+            try {
+                long canary = depth(3);
+                ThreadStack.releaseUnusedPages();
+                ThreadStack.releaseUnusedPages();
+                result.set(canary + depth(200));
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        t.join();
+        assertNull(failure.get());
+        assertEquals(64 + 3 + 64 + 200, result.get());
+    }
 }

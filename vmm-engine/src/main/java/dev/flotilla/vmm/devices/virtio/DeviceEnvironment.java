@@ -19,6 +19,16 @@ public interface DeviceEnvironment {
      */
     Runnable onLoop(Runnable task);
 
+    /**
+     * Returns a runnable that, called from a {@link #blockingExecutor()} thread, runs {@code task}
+     * right there under the transport's lock, exactly as serialised with queue processing as a
+     * loop task: for I/O completions, which then skip the trip back to the loop (an eventfd
+     * write and a loop wake-up per burst, a thread switch on the request's critical path). The
+     * task must not call {@link #schedule} (loop-only). Create it once at activation; calling it
+     * allocates nothing.
+     */
+    Runnable underLock(Runnable task);
+
     /** Runs {@code task} on the event loop, under the transport's lock, after {@code delayNanos}. Call from the loop. */
     void schedule(long delayNanos, Runnable task);
 

@@ -39,9 +39,12 @@
  * (datamatch = queue index), so a kick wakes the VM's {@code event.EventLoop} without a vCPU exit
  * to user space; without the capability the MMIO-write path posts the kick to the same loop. The
  * device's IrqLine is an irqfd (edge on its IOAPIC pin; InterruptStatus/InterruptACK carry what is
- * pending). Blocking device work (virtio-blk file I/O) runs on a 2-thread per-VM executor and
- * comes back through {@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#onLoop}, under the
- * transport's lock; a pass completes every finished request and interrupts once. Host-side work
+ * pending). Blocking device work (virtio-blk file I/O, one preadv/pwritev per request) runs on a
+ * 2-thread per-VM executor; the thread that finishes a burst completes it itself under the
+ * transport's lock ({@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#underLock}), or, when
+ * a rate limiter may need a timer, through the loop
+ * ({@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#onLoop}); either way one pass completes
+ * every finished request and interrupts once. Host-side work
  * arriving at a device (virtio-vsock's host sockets) signals a per-device eventfd from
  * {@link dev.flotilla.vmm.devices.virtio.DeviceEnvironment#queueKick}, which the loop turns into
  * a queue pass; what a config starts beside its device (the vsock Unix bridge) is closed with it. Each config can
@@ -88,7 +91,7 @@
  *       <td>Per-device caps with a reason (e.g. {@code VirtioRng.MAX_BYTES_PER_REQUEST}).</td></tr>
  *   <tr><td>Notification storms, flooding the host log</td>
  *       <td>Work per kick is bounded by the ring size; every guest-triggered message goes through
- *       {@link dev.flotilla.vmm.devices.virtio.RateLimitedLog}; rejections are counted in
+ *       {@link dev.flotilla.vmm.logging.RateLimitedLog}; rejections are counted in
  *       {@link dev.flotilla.vmm.devices.virtio.queue.QueueMetrics} instead.</td></tr>
  *   <tr><td>Network frames: header-only or oversized chains (over 64 KiB + header), offloads or
  *       num_buffers the driver may not use, a header rewritten after the check</td>

@@ -1,7 +1,7 @@
 package dev.flotilla.vmm.devices.virtio.balloon;
 
 import dev.flotilla.vmm.devices.virtio.DeviceEnvironment;
-import dev.flotilla.vmm.devices.virtio.RateLimitedLog;
+import dev.flotilla.vmm.logging.RateLimitedLog;
 import dev.flotilla.vmm.devices.virtio.VirtioDevice;
 import dev.flotilla.vmm.devices.virtio.VirtioFeatures;
 import dev.flotilla.vmm.devices.virtio.VirtioInterrupt;

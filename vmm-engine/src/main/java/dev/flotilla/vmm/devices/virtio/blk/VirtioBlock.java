@@ -1,7 +1,7 @@
 package dev.flotilla.vmm.devices.virtio.blk;
 
 import dev.flotilla.vmm.devices.virtio.DeviceEnvironment;
-import dev.flotilla.vmm.devices.virtio.RateLimitedLog;
+import dev.flotilla.vmm.logging.RateLimitedLog;
 import dev.flotilla.vmm.devices.virtio.VirtioDevice;
 import dev.flotilla.vmm.devices.virtio.VirtioFeatures;
 import dev.flotilla.vmm.devices.virtio.VirtioInterrupt;
@@ -9,6 +9,10 @@ import dev.flotilla.vmm.devices.virtio.queue.DescriptorChain;
 import dev.flotilla.vmm.devices.virtio.queue.Virtqueue;
 import dev.flotilla.vmm.memory.GuestMemory;
 import dev.flotilla.vmm.memory.GuestMemoryException;
+import dev.flotilla.vmm.sys.Iovec;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -28,8 +32,10 @@ import static dev.flotilla.vmm.devices.virtio.VirtioFeatures.bit;
  * <p>Request flow: on a kick the event loop pops every available chain into a per-slot
  * {@link BlockRequest}, parses it ({@link BlockRequestParser}; a malformed request is completed
  * at once with IOERR or UNSUPP), takes tokens from the {@link RateLimiter} and hands the file I/O
- * to the VM's blocking executor. Finished requests queue up and come back to the event loop in one
- * task, which writes their status bytes, pushes them used and interrupts once per burst.
+ * to the VM's blocking executor. Finished requests queue up; the I/O thread that finishes first in
+ * a burst takes the transport's lock and completes them all (status bytes, used ring, one
+ * interrupt), then pops what the driver queued meanwhile; with a rate limiter that last step can
+ * need a timer, so there the burst goes back to the event loop instead.
  * When the limiter says no, the request waits and a timer on the loop resumes the queue.
  */
 public final class VirtioBlock implements VirtioDevice, AutoCloseable {
@@ -220,10 +226,15 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
             freeCount = n;
             completed = new int[n];
             draining = new int[n];
-            completionTrigger = environment.onLoop(this::drainCompletions);
+            // Without a rate limiter a completion never needs a loop timer, so the I/O thread that
+            // finishes a burst completes it itself, under the transport's lock; with one, the
+            // drain may schedule a retry, which only the loop can.
+            completionTrigger = limiter.isUnlimited()
+                    ? environment.underLock(this::drainCompletions)
+                    : environment.onLoop(this::drainCompletions);
         }
 
-        /** Pops and starts every available request (event loop, transport lock held). */
+        /** Pops and starts every available request (transport lock held: the loop, or an I/O thread completing a burst). */
         void pump() {
             if (active != this) {
                 return;
@@ -343,7 +354,10 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
             }
         }
 
-        /** Event loop, transport lock held: completes every finished request, one interrupt for all. */
+        /**
+         * Transport lock held (an I/O thread's or the loop's): completes every finished request,
+         * one interrupt for all, then starts what the ring holds.
+         */
         void drainCompletions() {
             int n;
             synchronized (completed) {
@@ -405,32 +419,36 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
             long position = r.sector * BlockLimits.SECTOR_SIZE;
             switch (r.type) {
                 case BlockRequest.T_IN -> {
-                    long remaining = r.dataLength;
-                    DescriptorChain c = r.chain;
-                    for (int i = c.firstWritable(); i < c.count() && remaining > 0; i++) {
-                        long n = Math.min(Integer.toUnsignedLong(c.length(i)), remaining);
-                        backend.read(position, memory.slice(c.address(i), n));
-                        position += n;
-                        remaining -= n;
+                    if (!transferVectored(memory, r, position, true)) {
+                        long remaining = r.dataLength;
+                        DescriptorChain c = r.chain;
+                        for (int i = c.firstWritable(); i < c.count() && remaining > 0; i++) {
+                            long n = Math.min(Integer.toUnsignedLong(c.length(i)), remaining);
+                            backend.read(position, memory.slice(c.address(i), n));
+                            position += n;
+                            remaining -= n;
+                        }
                     }
                     r.writtenToGuest = (int) r.dataLength;
                     bytesRead.addAndGet(r.dataLength);
                 }
                 case BlockRequest.T_OUT -> {
-                    long skip = BlockRequest.HEADER_SIZE;
-                    long remaining = r.dataLength;
-                    DescriptorChain c = r.chain;
-                    for (int i = 0; i < c.readableCount() && remaining > 0; i++) {
-                        long length = Integer.toUnsignedLong(c.length(i));
-                        if (skip >= length) {
-                            skip -= length;
-                            continue;
+                    if (!transferVectored(memory, r, position, false)) {
+                        long skip = BlockRequest.HEADER_SIZE;
+                        long remaining = r.dataLength;
+                        DescriptorChain c = r.chain;
+                        for (int i = 0; i < c.readableCount() && remaining > 0; i++) {
+                            long length = Integer.toUnsignedLong(c.length(i));
+                            if (skip >= length) {
+                                skip -= length;
+                                continue;
+                            }
+                            long n = Math.min(length - skip, remaining);
+                            backend.write(position, memory.slice(c.address(i) + skip, n));
+                            skip = 0;
+                            position += n;
+                            remaining -= n;
                         }
-                        long n = Math.min(length - skip, remaining);
-                        backend.write(position, memory.slice(c.address(i) + skip, n));
-                        skip = 0;
-                        position += n;
-                        remaining -= n;
                     }
                     bytesWritten.addAndGet(r.dataLength);
                 }
@@ -458,6 +476,50 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
             r.resultStatus = BlockRejection.Status.IOERR;
             r.writtenToGuest = 0;
         }
+    }
+
+    /**
+     * Per I/O thread: an iovec array for one request's data segments (a chain holds at most a
+     * queue's worth of descriptors). Freed with the thread's last reference.
+     */
+    private static final ThreadLocal<MemorySegment> IOVECS = ThreadLocal.withInitial(
+            () -> Arena.ofAuto().allocate(Iovec.LAYOUT.byteSize() * QUEUE_SIZE, 8));
+
+    /**
+     * Reads ({@code toGuest}) or writes the request's data with one preadv/pwritev over all its
+     * segments, as a driver scatters a request over guest pages (a 512 KiB request is 128 of them).
+     * False, having done nothing, when guest memory is not native (a heap-backed test memory):
+     * the caller then transfers segment by segment.
+     */
+    private boolean transferVectored(GuestMemory memory, BlockRequest r, long position, boolean toGuest) throws IOException {
+        DescriptorChain c = r.chain;
+        MemorySegment iovecs = IOVECS.get();
+        int count = 0;
+        long remaining = r.dataLength;
+        long skip = toGuest ? 0 : BlockRequest.HEADER_SIZE;
+        int from = toGuest ? c.firstWritable() : 0;
+        int to = toGuest ? c.count() : c.readableCount();
+        for (int i = from; i < to && remaining > 0; i++) {
+            long length = Integer.toUnsignedLong(c.length(i));
+            if (skip >= length) {
+                skip -= length;
+                continue;
+            }
+            long n = Math.min(length - skip, remaining);
+            MemorySegment segment = memory.slice(c.address(i) + skip, n);
+            if (!segment.isNative() || count == QUEUE_SIZE) {
+                return false;
+            }
+            Iovec.set(iovecs, count++, segment.address(), n);
+            skip = 0;
+            remaining -= n;
+        }
+        if (toGuest) {
+            backend.readVectored(position, iovecs, count);
+        } else {
+            backend.writeVectored(position, iovecs, count);
+        }
+        return true;
     }
 
     // ---------------------------------------------------------------- observation

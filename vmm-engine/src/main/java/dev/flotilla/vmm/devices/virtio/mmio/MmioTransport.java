@@ -2,7 +2,7 @@ package dev.flotilla.vmm.devices.virtio.mmio;
 
 import dev.flotilla.vmm.bus.BusDevice;
 import dev.flotilla.vmm.devices.virtio.DeviceStatus;
-import dev.flotilla.vmm.devices.virtio.RateLimitedLog;
+import dev.flotilla.vmm.logging.RateLimitedLog;
 import dev.flotilla.vmm.devices.virtio.VirtioDevice;
 import dev.flotilla.vmm.devices.virtio.VirtioFeatures;
 import dev.flotilla.vmm.devices.virtio.VirtioInterrupt;

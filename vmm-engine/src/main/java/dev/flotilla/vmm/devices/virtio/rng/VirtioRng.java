@@ -1,6 +1,6 @@
 package dev.flotilla.vmm.devices.virtio.rng;
 
-import dev.flotilla.vmm.devices.virtio.RateLimitedLog;
+import dev.flotilla.vmm.logging.RateLimitedLog;
 import dev.flotilla.vmm.devices.virtio.VirtioDevice;
 import dev.flotilla.vmm.devices.virtio.VirtioFeatures;
 import dev.flotilla.vmm.devices.virtio.VirtioInterrupt;

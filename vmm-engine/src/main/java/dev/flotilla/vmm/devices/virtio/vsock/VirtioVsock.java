@@ -1,6 +1,6 @@
 package dev.flotilla.vmm.devices.virtio.vsock;
 
-import dev.flotilla.vmm.devices.virtio.RateLimitedLog;
+import dev.flotilla.vmm.logging.RateLimitedLog;
 import dev.flotilla.vmm.devices.virtio.VirtioDevice;
 import dev.flotilla.vmm.devices.virtio.VirtioFeatures;
 import dev.flotilla.vmm.devices.virtio.VirtioInterrupt;
@@ -17,9 +17,7 @@ import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -93,7 +91,7 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
     private volatile boolean closed;
 
     // --- event-loop only (called with the transport's lock held) ---
-    private final Map<Long, VsockConnection> connections = new HashMap<>();
+    private final LongKeyMap<VsockConnection> connections = new LongKeyMap<>();
     private final ArrayDeque<VsockConnection> outbound = new ArrayDeque<>();
     private final long[] resetHostPorts = new long[MAX_PENDING_RESETS];
     private final long[] resetGuestPorts = new long[MAX_PENDING_RESETS];
@@ -317,7 +315,7 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
 
     @Override
     public void reset() {
-        for (VsockConnection connection : new ArrayList<>(connections.values())) {
+        for (VsockConnection connection : connections.values()) {
             terminate(connection, "the guest driver reset the vsock device");
         }
         connections.clear();
@@ -344,7 +342,7 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
         listeners.clear();
         unboundPortAcceptor = null;
         String reason = "the VM with guest CID %d was closed".formatted(guestCid);
-        for (VsockConnection connection : new ArrayList<>(connections.values())) {
+        for (VsockConnection connection : connections.values()) {
             terminate(connection, reason);
         }
         connections.clear();

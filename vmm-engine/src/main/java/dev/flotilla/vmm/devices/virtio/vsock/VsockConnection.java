@@ -107,13 +107,15 @@ public final class VsockConnection implements AutoCloseable {
             return 0;
         }
         int n;
+        boolean creditDue;
         synchronized (this) {
             while (received.isEmpty() && !endOfInput()) {
                 awaitChange();
             }
             n = consume(buffer, offset, length);
+            creditDue = n > 0 && creditUpdatePending;
         }
-        afterConsume(n);
+        afterConsume(creditDue);
         return n;
     }
 
@@ -121,13 +123,15 @@ public final class VsockConnection implements AutoCloseable {
     public int tryRead(byte[] buffer, int offset, int length) throws IOException {
         Objects.checkFromIndexSize(offset, length, buffer.length);
         int n;
+        boolean creditDue;
         synchronized (this) {
             if (received.isEmpty() && !endOfInput()) {
                 return 0;
             }
             n = consume(buffer, offset, length);
+            creditDue = n > 0 && creditUpdatePending;
         }
-        afterConsume(n);
+        afterConsume(creditDue);
         return n;
     }
 
@@ -158,8 +162,12 @@ public final class VsockConnection implements AutoCloseable {
         return n;
     }
 
-    private void afterConsume(int n) {
-        if (n > 0) {
+    /**
+     * Wakes the device's loop only when the read made a credit update due: every packet the host
+     * sends carries the forwarded count anyway, so a read alone need not cost the loop a pass.
+     */
+    private void afterConsume(boolean creditDue) {
+        if (creditDue) {
             device.requestService(this);
         }
     }

@@ -40,6 +40,12 @@ public final class ManualEnvironment implements DeviceEnvironment {
         return () -> loop.add(() -> transport.runLocked(task));
     }
 
+    /** Runs where it is called (inside {@link #runAll()}'s blocking work), under the lock, as in a VM. */
+    @Override
+    public Runnable underLock(Runnable task) {
+        return () -> transport.runLocked(task);
+    }
+
     @Override
     public void schedule(long delayNanos, Runnable task) {
         timerDeadlines.add(new long[] {now + delayNanos});
@@ -93,6 +99,13 @@ public final class ManualEnvironment implements DeviceEnvironment {
         return timerTasks.size();
     }
 
+    private int loopTasksRun;
+
+    /** Loop tasks run so far (each one a loop wake-up in a VM). */
+    public int loopTasksRun() {
+        return loopTasksRun;
+    }
+
     /** Runs blocking work and loop tasks until neither has anything left. */
     public void runAll() {
         while (!blocking.isEmpty() || !loop.isEmpty()) {
@@ -100,6 +113,7 @@ public final class ManualEnvironment implements DeviceEnvironment {
                 blocking.poll().run();
             }
             while (!loop.isEmpty()) {
+                loopTasksRun++;
                 loop.poll().run();
             }
         }
