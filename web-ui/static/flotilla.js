@@ -162,8 +162,54 @@
       });
   }
 
+  // ---- serial console: a WebSocket the node agent serves (ws:// or wss://), shown read-only ----
+  var CONSOLE_LIMIT = 200000;
+
+  function connectConsoles() {
+    document.querySelectorAll("[data-console]:not([data-connected])").forEach(function (box) {
+      var url = box.getAttribute("data-console");
+      var status = box.querySelector(".console-status");
+      var output = box.querySelector(".console-output");
+      box.setAttribute("data-connected", "true");
+      if (!/^wss?:/i.test(url)) {
+        status.textContent = "Open the link above to see the console.";
+        return;
+      }
+      var decoder = new TextDecoder();
+      var socket;
+      try {
+        socket = new WebSocket(url);
+      } catch (e) {
+        status.textContent = "The console address is not usable: " + e.message;
+        return;
+      }
+      socket.binaryType = "arraybuffer";
+      status.textContent = "Connecting to the console…";
+      socket.onopen = function () { status.textContent = "Connected: live console output."; };
+      socket.onmessage = function (event) {
+        var text = typeof event.data === "string" ? event.data : decoder.decode(new Uint8Array(event.data), { stream: true });
+        var atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
+        output.textContent = (output.textContent + text).slice(-CONSOLE_LIMIT);
+        if (atBottom) {
+          output.scrollTop = output.scrollHeight;
+        }
+      };
+      socket.onerror = function () {
+        status.textContent = "The console could not be reached at " + url + " (the node agent may require its own sign-in).";
+      };
+      socket.onclose = function () {
+        if (status.textContent.indexOf("could not be reached") < 0) {
+          status.textContent = "The console connection closed.";
+        }
+      };
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", connectConsoles);
+
   function init() {
     connect();
+    connectConsoles();
     document.querySelectorAll("[data-chart]").forEach(loadChart);
   }
 

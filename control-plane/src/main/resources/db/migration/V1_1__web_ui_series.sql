@@ -34,3 +34,6 @@ $$;
 
 CREATE TRIGGER sandbox_boot_time AFTER INSERT OR UPDATE OF boot_time_ms ON sandbox
     FOR EACH ROW WHEN (NEW.boot_time_ms IS NOT NULL) EXECUTE FUNCTION record_boot_time();
+
+-- Where the node agent serves a VM's serial console (VmReport.consoleUrl in heartbeats), for the dashboard.
+ALTER TABLE sandbox ADD COLUMN console_url text;

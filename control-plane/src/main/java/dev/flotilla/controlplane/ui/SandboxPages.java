@@ -247,8 +247,8 @@ public class SandboxPages {
         String node = s.nodeId == null ? null : s.lastNodeName;
         String consoleUnavailable = node == null
                 ? "The serial console and live logs are served by the node a sandbox runs on; this sandbox is on no node."
-                : "Node " + node + " has not published a serial console or log stream for this sandbox, so neither "
-                + "can be shown here. The history below is the control plane's record of it.";
+                : "Node " + node + " has not published a serial console for this sandbox, so it cannot be shown "
+                + "here. The history below is the control plane's record of it.";
         return new SandboxDetailPage.SandboxDetail(s.id.toString(), s.name, s.image,
                 s.command == null || s.command.isEmpty() ? "(image default)" : String.join(" ", s.command), s.vcpus,
                 Format.mebibytes(s.memoryMiB), orNone(Format.labels(s.labels)), orNone(Format.labels(s.nodeSelector)),
@@ -256,7 +256,7 @@ public class SandboxPages {
                 s.desiredState, s.observedState, node == null ? "" : node, s.message == null ? "" : s.message, s.generation,
                 s.restarts, s.bootTimeMs == null ? "not reported yet" : Format.millis(s.bootTimeMs.doubleValue()),
                 TIME.format(s.createdAt), s.placedAt == null ? "not placed" : TIME.format(s.placedAt), canStop, canStart,
-                deleting, null, consoleUnavailable);
+                deleting, node == null ? null : s.consoleUrl, consoleUnavailable);
     }
 
     private static String tolerations(List<TolerationSpec> tolerations) {

@@ -162,7 +162,8 @@ class DashboardBrowserIT {
         assertTrue(browser.samePageLoad(), "the state changed by a live update, not a page reload");
         browser.waitForText("#events", "Launched");
         assertEquals(node.name(), browser.find("#sandbox-node").getText());
-        assertTrue(browser.find("#console-unavailable").getText().contains("has not published a serial console"));
+        assertTrue(browser.find("#console-unavailable").getText().contains("has not published a serial console"),
+                "a node that reports no console gets a clear 'not available' state");
         browser.screenshot("sandbox-detail");
     }
 
@@ -236,6 +237,20 @@ class DashboardBrowserIT {
         browser.find("#uncordon-" + node.name()).click();
         browser.waitForText("#notice", "takes new sandboxes again");
         assertFalse(browser.present("#cordoned-" + node.name()));
+    }
+
+    @Test
+    void sandboxDetail_nodeReportsAConsole_showsItsAddressAndConnects() {
+        String id = createThroughApi("console-" + suffix());
+        String url = "ws://127.0.0.1:9/v1/sandboxes/" + id + "/console";
+        node.consoleUrls.put(id, url);
+        browser.signIn(Api.ADMIN);
+        browser.open("/ui/sandboxes/" + id);
+
+        browser.waitForText("#console-link", url);
+        // Nothing listens on port 9: the viewer must say so rather than fail silently.
+        browser.waitForText(".console-status", "could not be reached");
+        assertFalse(browser.present("#console-unavailable"));
     }
 
     @Test
