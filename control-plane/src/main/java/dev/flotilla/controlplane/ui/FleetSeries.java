@@ -19,7 +19,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The time series behind the density and boot-time charts. Density: every sample interval one row per READY node
@@ -82,50 +81,75 @@ public class FleetSeries {
                           List<Double> meanMemoryPerVm, int nodesSampled) {
     }
 
+    /**
+     * The density chart over {@code window}. Fleet means are aggregated in SQL; only the {@link #CHARTED_NODES}
+     * nodes with the most VMs in the window are read row by row.
+     */
     public Density density(Duration window) throws SQLException {
-        TreeMap<Instant, Map<String, long[]>> byTime = new TreeMap<>();
-        Map<String, Integer> peak = new HashMap<>();
-        try (Connection connection = dataSource.getConnection();
-             PreparedStatement query = connection.prepareStatement(
-                     "SELECT at, node_name, vms, memory_mib FROM node_sample WHERE at > ? ORDER BY at")) {
-            query.setTimestamp(1, Timestamp.from(Instant.now().minus(window)));
-            try (ResultSet rows = query.executeQuery()) {
-                while (rows.next()) {
-                    Instant at = rows.getTimestamp(1).toInstant();
-                    String node = rows.getString(2);
-                    int vms = rows.getInt(3);
-                    byTime.computeIfAbsent(at, t -> new LinkedHashMap<>()).put(node, new long[]{vms, rows.getLong(4)});
-                    peak.merge(node, vms, Math::max);
+        Timestamp since = Timestamp.from(Instant.now().minus(window));
+        List<Instant> at = new ArrayList<>();
+        List<Double> meanVms = new ArrayList<>();
+        List<Double> meanMemory = new ArrayList<>();
+        List<String> charted = new ArrayList<>();
+        Map<String, Map<Instant, long[]>> rowsByNode = new LinkedHashMap<>();
+        int nodesSampled;
+        try (Connection connection = dataSource.getConnection()) {
+            try (PreparedStatement query = connection.prepareStatement("""
+                    SELECT at, avg(vms), sum(memory_mib)::float8 / nullif(sum(vms), 0)
+                    FROM node_sample WHERE at > ? GROUP BY at ORDER BY at""")) {
+                query.setTimestamp(1, since);
+                try (ResultSet rows = query.executeQuery()) {
+                    while (rows.next()) {
+                        at.add(rows.getTimestamp(1).toInstant());
+                        meanVms.add(round(rows.getDouble(2)));
+                        double memory = rows.getDouble(3);
+                        meanMemory.add(rows.wasNull() ? null : round(memory));
+                    }
+                }
+            }
+            try (PreparedStatement query = connection.prepareStatement("""
+                    SELECT node_name, count(*) OVER () FROM node_sample WHERE at > ?
+                    GROUP BY node_name ORDER BY max(vms) DESC, node_name LIMIT ?""")) {
+                query.setTimestamp(1, since);
+                query.setInt(2, CHARTED_NODES);
+                nodesSampled = 0;
+                try (ResultSet rows = query.executeQuery()) {
+                    while (rows.next()) {
+                        charted.add(rows.getString(1));
+                        nodesSampled = rows.getInt(2);
+                    }
+                }
+            }
+            charted.sort(null);
+            for (String node : charted) {
+                rowsByNode.put(node, new HashMap<>());
+            }
+            if (!charted.isEmpty()) {
+                try (PreparedStatement query = connection.prepareStatement(
+                        "SELECT at, node_name, vms, memory_mib FROM node_sample WHERE at > ? AND node_name = ANY (?)")) {
+                    query.setTimestamp(1, since);
+                    query.setArray(2, connection.createArrayOf("text", charted.toArray()));
+                    try (ResultSet rows = query.executeQuery()) {
+                        while (rows.next()) {
+                            rowsByNode.get(rows.getString(2)).put(rows.getTimestamp(1).toInstant(),
+                                    new long[]{rows.getInt(3), rows.getLong(4)});
+                        }
+                    }
                 }
             }
         }
-        List<String> charted = peak.entrySet().stream()
-                .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
-                .limit(CHARTED_NODES).map(Map.Entry::getKey).sorted().toList();
-        List<String> times = new ArrayList<>();
-        List<Double> meanVms = new ArrayList<>();
-        List<Double> meanMemory = new ArrayList<>();
-        Map<String, NodeSeries> series = new LinkedHashMap<>();
-        for (String node : charted) {
-            series.put(node, new NodeSeries(node, new ArrayList<>(), new ArrayList<>()));
-        }
-        for (Map.Entry<Instant, Map<String, long[]>> sample : byTime.entrySet()) {
-            times.add(sample.getKey().toString());
-            long vms = 0;
-            long memory = 0;
-            for (long[] values : sample.getValue().values()) {
-                vms += values[0];
-                memory += values[1];
+        List<NodeSeries> series = new ArrayList<>();
+        for (Map.Entry<String, Map<Instant, long[]>> node : rowsByNode.entrySet()) {
+            List<Integer> vms = new ArrayList<>(at.size());
+            List<Double> memoryPerVm = new ArrayList<>(at.size());
+            for (Instant time : at) {
+                long[] values = node.getValue().get(time);
+                vms.add(values == null ? null : (int) values[0]);
+                memoryPerVm.add(values == null || values[0] == 0 ? null : round((double) values[1] / values[0]));
             }
-            meanVms.add(round((double) vms / sample.getValue().size()));
-            meanMemory.add(vms == 0 ? null : round((double) memory / vms));
-            for (NodeSeries line : series.values()) {
-                long[] values = sample.getValue().get(line.node());
-                line.vms().add(values == null ? null : (int) values[0]);
-                line.memoryPerVm().add(values == null || values[0] == 0 ? null : round((double) values[1] / values[0]));
-            }
+            series.add(new NodeSeries(node.getKey(), vms, memoryPerVm));
         }
-        return new Density(times, List.copyOf(series.values()), meanVms, meanMemory, peak.size());
+        return new Density(at.stream().map(Instant::toString).toList(), series, meanVms, meanMemory, nodesSampled);
     }
 
     /** One bar of the boot-time histogram: [from, to) milliseconds. */
