@@ -33,6 +33,11 @@
     source.addEventListener("hello", function () { setConnection(""); });
     source.onerror = function () {
       setConnection("Live updates paused: the control plane cannot be reached. Retrying…");
+      // A refused stream (e.g. the session ended: 401) is not retried by the browser itself.
+      if (source.readyState === EventSource.CLOSED) {
+        source = null;
+        setTimeout(connect, 5000);
+      }
     };
   }
 
