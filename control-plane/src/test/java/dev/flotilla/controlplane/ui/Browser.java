@@ -4,6 +4,7 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
@@ -71,12 +72,27 @@ final class Browser implements AutoCloseable {
         return driver.findElement(By.cssSelector(css));
     }
 
+    /** The text of an element, read again if a live update replaced it meanwhile. */
+    String text(String css) {
+        return waitFor("the text of '" + css + "'", d -> d.findElement(By.cssSelector(css)).getText());
+    }
+
+    /** Clicks an element, finding it again if a live update replaced it between finding and clicking. */
+    void click(String css) {
+        waitFor("'" + css + "' to be clickable", d -> {
+            d.findElement(By.cssSelector(css)).click();
+            return true;
+        });
+    }
+
     boolean present(String css) {
         return !driver.findElements(By.cssSelector(css)).isEmpty();
     }
 
     <T> T waitFor(String what, Function<WebDriver, T> condition) {
-        return new WebDriverWait(driver, WAIT).withMessage(what).pollingEvery(Duration.ofMillis(100)).until(condition);
+        // Live updates replace fragments at any moment: an element found a moment ago may be gone; look again.
+        return new WebDriverWait(driver, WAIT).withMessage(what).pollingEvery(Duration.ofMillis(100))
+                .ignoring(StaleElementReferenceException.class).until(condition);
     }
 
     /** Waits until the element's text contains the expected text. */

@@ -86,7 +86,7 @@ class DashboardBrowserIT {
         browser.open("/ui/sandboxes");
         browser.waitForPath("/ui/login");
         browser.find("#token").sendKeys("not-a-token");
-        browser.find("#sign-in").click();
+        browser.click("#sign-in");
 
         browser.waitForText("#login-error", "not known to this control plane");
         assertTrue(browser.driver.getCurrentUrl().contains("/ui/login"));
@@ -99,10 +99,10 @@ class DashboardBrowserIT {
         browser.waitForPath("/ui/login");
         browser.screenshot("login");
         browser.find("#token").sendKeys(Api.ADMIN);
-        browser.find("#sign-in").click();
+        browser.click("#sign-in");
 
         browser.waitForPath("/ui/nodes");
-        assertEquals("admin", browser.find("#role").getText());
+        assertEquals("admin", browser.text("#role"));
     }
 
     @Test
@@ -113,12 +113,12 @@ class DashboardBrowserIT {
         type("#image", "busybox");
         type("#vcpus", "0");
         type("#memoryMiB", "8");
-        browser.find("#create").click();
+        browser.click("#create");
 
         browser.waitForText("#problem", "the request is invalid");
-        assertEquals("name must be a DNS label: lower-case letters, digits and '-'", browser.find("#name-error").getText());
-        assertEquals("vcpus must be greater than or equal to 1", browser.find("#vcpus-error").getText());
-        assertEquals("memoryMiB must be greater than or equal to 16", browser.find("#memoryMiB-error").getText());
+        assertEquals("name must be a DNS label: lower-case letters, digits and '-'", browser.text("#name-error"));
+        assertEquals("vcpus must be greater than or equal to 1", browser.text("#vcpus-error"));
+        assertEquals("memoryMiB must be greater than or equal to 16", browser.text("#memoryMiB-error"));
         assertEquals("true", browser.find("#vcpus").getDomAttribute("aria-invalid"));
         assertEquals("Not_A_DNS_Label", browser.find("#name").getDomProperty("value"), "what was typed is kept");
         browser.screenshot("create-validation-errors");
@@ -132,10 +132,10 @@ class DashboardBrowserIT {
         browser.open("/ui/sandboxes/new");
         type("#name", name);
         type("#image", "busybox");
-        browser.find("#create").click();
+        browser.click("#create");
 
         browser.waitForText("#problem", "a sandbox named '" + name + "' already exists");
-        assertTrue(browser.find("#problem").getText().contains("Conflict (409)"));
+        assertTrue(browser.text("#problem").contains("Conflict (409)"));
     }
 
     @Test
@@ -147,22 +147,23 @@ class DashboardBrowserIT {
         type("#image", "docker.io/library/busybox:1.36");
         type("#command", "sh\n-c\necho hello");
         type("#labels", "app=web, suite=browser");
-        browser.find("details summary").click();
+        browser.click("details summary");
         type("#tolerations", FakeNodeAgent.DEDICATED + "=" + node.name() + ":NoSchedule");
         browser.screenshot("create-form");
         // The agent refuses the first launch calls, so the page opens before the VM runs (retries back off ~5 s).
         node.failNextCalls.set(8);
-        browser.find("#create").click();
+        browser.click("#create");
 
         browser.waitFor("the sandbox page to open", d -> d.getCurrentUrl().matches(".*/ui/sandboxes/[0-9a-f-]{36}$"));
         browser.waitForText("#notice", "placed on node " + node.name());
         browser.markPageLoad();
-        assertFalse(browser.find("#sandbox-state").getText().equals("RUNNING"), "the VM cannot run yet");
+        assertFalse(browser.waitFor("the state", d -> d.findElement(By.id("sandbox-state")).getText()).equals("RUNNING"),
+                "the VM cannot run yet");
         browser.waitForText("#sandbox-state", "RUNNING");
         assertTrue(browser.samePageLoad(), "the state changed by a live update, not a page reload");
         browser.waitForText("#events", "Launched");
-        assertEquals(node.name(), browser.find("#sandbox-node").getText());
-        assertTrue(browser.find("#console-unavailable").getText().contains("has not published a serial console"),
+        assertEquals(node.name(), browser.text("#sandbox-node"));
+        assertTrue(browser.text("#console-unavailable").contains("has not published a serial console"),
                 "a node that reports no console gets a clear 'not available' state");
         browser.screenshot("sandbox-detail");
     }
@@ -190,14 +191,14 @@ class DashboardBrowserIT {
         browser.signIn(Api.ADMIN);
         browser.open("/ui/sandboxes");
         type("#filter-label", "suite=nothing-matches");
-        browser.find("#apply-filters").click();
+        browser.click("#apply-filters");
 
         browser.waitForText("#no-sandboxes", "No sandbox matches these filters.");
         type("#filter-label", "suite=browser");
-        browser.find("#apply-filters").click();
+        browser.click("#apply-filters");
         browser.waitFor("the matching row", d -> !d.findElements(By.id("sandbox-" + kept)).isEmpty());
         type("#filter-label", "not a selector");
-        browser.find("#apply-filters").click();
+        browser.click("#apply-filters");
         browser.waitForText("#problem", "label");
     }
 
@@ -211,13 +212,13 @@ class DashboardBrowserIT {
 
         // The agent refuses the first delete calls, so the list shows the sandbox DELETING before it goes.
         node.failNextCalls.set(8);
-        browser.find("#delete").click();
+        browser.click("#delete");
         browser.driver.switchTo().alert().accept();
 
         browser.waitForPath("/ui/sandboxes");
         browser.waitForText("#notice", "Sandbox " + name + " is being removed from node " + node.name());
         browser.markPageLoad();
-        assertEquals("DELETING", browser.find("#state-" + name).getText());
+        assertEquals("DELETING", browser.waitFor("the row's state", d -> d.findElement(By.id("state-" + name)).getText()));
         browser.waitFor("the deleted sandbox's row to go", d -> d.findElements(By.id("sandbox-" + name)).isEmpty());
         assertTrue(browser.samePageLoad());
         assertEquals(404, apiStatus(id));
@@ -228,13 +229,13 @@ class DashboardBrowserIT {
     void nodes_cordonAndUncordon_changeTheNode() {
         browser.signIn(Api.ADMIN);
         browser.open("/ui/nodes");
-        browser.find("#cordon-" + node.name()).click();
+        browser.click("#cordon-" + node.name());
 
         browser.waitForText("#notice", "Node " + node.name() + " is cordoned");
         assertTrue(browser.present("#cordoned-" + node.name()));
         Api.as(Api.READER).get("/api/v1/nodes/" + node.name()).then().body("cordoned", org.hamcrest.Matchers.is(true));
         browser.screenshot("nodes");
-        browser.find("#uncordon-" + node.name()).click();
+        browser.click("#uncordon-" + node.name());
         browser.waitForText("#notice", "takes new sandboxes again");
         assertFalse(browser.present("#cordoned-" + node.name()));
     }
@@ -259,7 +260,7 @@ class DashboardBrowserIT {
         browser.signIn(Api.READER);
 
         browser.open("/ui/nodes");
-        assertEquals("read-only", browser.find("#role").getText());
+        assertEquals("read-only", browser.text("#role"));
         assertTrue(browser.present("#node-" + node.name()));
         assertFalse(browser.present("button[id^=cordon-]") || browser.present("button[id^=drain-]"));
         browser.screenshot("nodes-read-only");
@@ -293,12 +294,12 @@ class DashboardBrowserIT {
         browser.signIn(Api.ADMIN);
         browser.open("/ui/boot-times?window=1h");
         browser.waitFor("the boot-time chart data", d -> "true".equals(browser.find("[data-chart]").getDomAttribute("data-loaded"))
-                && browser.find("#boot-summary").getText().contains("boots"));
+                && browser.text("#boot-summary").contains("boots"));
         assertTrue((Boolean) browser.script("return Chart.getChart(document.getElementById('boot-histogram')) != null"));
         browser.screenshot("boot-times");
 
         browser.open("/ui/density?window=15m");
-        browser.waitFor("density samples of the test node", d -> browser.find("#density-summary").getText().contains("nodes sampled"));
+        browser.waitFor("density samples of the test node", d -> browser.text("#density-summary").contains("nodes sampled"));
         Long datasets = (Long) browser.script(
                 "return Chart.getChart(document.getElementById('density-vms')).data.datasets.length");
         assertTrue(datasets >= 2, "a line per node plus the fleet mean, got " + datasets);
@@ -310,8 +311,8 @@ class DashboardBrowserIT {
         createThroughApi("overview-" + suffix());
         browser.signIn(Api.ADMIN);
         browser.open("/ui");
-        browser.waitFor("a running VM counted", d -> !browser.find("#vms-running").getText().equals("0"));
-        assertFalse(browser.find("#nodes-total").getText().equals("0"));
+        browser.waitFor("a running VM counted", d -> !browser.text("#vms-running").equals("0"));
+        assertFalse(browser.text("#nodes-total").equals("0"));
         browser.screenshot("overview");
 
         browser.resize(390, 844);
