@@ -164,6 +164,10 @@ public class NodeService {
     }
 
     private void applyReport(SandboxEntity sandbox, VmReport report, NodeEntity node, Instant now) {
+        String consoleUrl = consoleUrl(report.consoleUrl());
+        if (!java.util.Objects.equals(consoleUrl, sandbox.consoleUrl)) {
+            sandbox.consoleUrl = consoleUrl;
+        }
         if (report.bootTimeMillis() != null && sandbox.bootTimeMs == null) {
             sandbox.bootTimeMs = report.bootTimeMillis();
             metrics.bootTime(report.bootTimeMillis());
@@ -203,6 +207,21 @@ public class NodeService {
             sandbox.updatedAt = now;
             SandboxEventEntity.record(sandbox.id, "State", node.name, "VM is " + observed
                     + (report.message() == null ? "" : ": " + report.message()));
+        }
+    }
+
+    /** A console URL the dashboard may link to: http(s) or ws(s) with a host, at most 2048 characters; else none. */
+    static String consoleUrl(String reported) {
+        if (reported == null || reported.length() > 2048) {
+            return null;
+        }
+        try {
+            URI uri = URI.create(reported);
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase();
+            boolean allowed = scheme.equals("http") || scheme.equals("https") || scheme.equals("ws") || scheme.equals("wss");
+            return allowed && uri.getHost() != null ? reported : null;
+        } catch (IllegalArgumentException e) {
+            return null;
         }
     }
 

@@ -58,6 +58,9 @@ public class SandboxEntity extends PanacheEntityBase {
     public int restarts;
     @Column(name = "boot_time_ms")
     public Long bootTimeMs;
+    /** Where the node agent serves the VM's serial console, as its last heartbeat reported; null for none. */
+    @Column(name = "console_url")
+    public String consoleUrl;
     @Column(name = "agent_synced")
     public boolean agentSynced;
     @Column(name = "sync_attempts")

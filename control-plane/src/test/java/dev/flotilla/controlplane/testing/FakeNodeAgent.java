@@ -52,6 +52,8 @@ public final class FakeNodeAgent implements AutoCloseable {
     private final HttpClient http = HttpClient.newHttpClient();
     private final Map<String, SandboxStatus> vms = new ConcurrentHashMap<>();
     private final Map<String, Long> memory = new ConcurrentHashMap<>();
+    /** Console URLs to report in heartbeats, by sandbox id (as an agent serving serial consoles would). */
+    public final Map<String, String> consoleUrls = new ConcurrentHashMap<>();
     /** Every call received, as "METHOD /path". */
     public final List<String> calls = new CopyOnWriteArrayList<>();
     /** Answer this many more calls with 503 before serving them. */
@@ -150,7 +152,8 @@ public final class FakeNodeAgent implements AutoCloseable {
         for (SandboxStatus status : vms.values()) {
             long mib = memory.getOrDefault(status.sandboxId(), 0L);
             usedMemory += mib;
-            reports.add(new VmReport(status.sandboxId(), status.state(), status.bootTimeMillis(), mib, status.message()));
+            reports.add(new VmReport(status.sandboxId(), status.state(), status.bootTimeMillis(), mib, status.message(),
+                    consoleUrls.get(status.sandboxId())));
         }
         Heartbeat heartbeat = new Heartbeat(capacity, new NodeUsage(0, usedMemory, reports.size()), reports);
         return post(ControlPlanePaths.heartbeat(nodeId), nodeToken, heartbeat);

@@ -1,0 +1,228 @@
+// Flotilla dashboard: live updates over server-sent events, and the charts. Pages are server-rendered; htmx swaps
+// fragments. No build step: this file is served as written.
+(function () {
+  "use strict";
+
+  // Show error pages (4xx/5xx) too: they carry the API's message for the user.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "[45]..", swap: true, error: false }
+  ];
+
+  var source = null;
+  var charts = {};
+
+  function setConnection(text) {
+    var box = document.getElementById("connection");
+    if (box) {
+      box.textContent = text;
+      box.hidden = !text;
+    }
+  }
+
+  // One EventSource per window; hx-boost keeps it open across page changes.
+  function connect() {
+    if (source || !document.getElementById("main") || !window.EventSource) {
+      return;
+    }
+    source = new EventSource("/ui/events");
+    ["sandboxes", "nodes", "density", "boot"].forEach(function (name) {
+      source.addEventListener(name, function () { refresh(name); });
+    });
+    source.addEventListener("hello", function () { setConnection(""); });
+    source.onerror = function () {
+      setConnection("Live updates paused: the control plane cannot be reached. Retrying…");
+      // A refused stream (e.g. the session ended: 401) is not retried by the browser itself.
+      if (source.readyState === EventSource.CLOSED) {
+        source = null;
+        setTimeout(connect, 5000);
+      }
+    };
+  }
+
+  function refresh(name) {
+    document.querySelectorAll("[data-live]").forEach(function (element) {
+      if (element.getAttribute("data-live").split(" ").indexOf(name) < 0) {
+        return;
+      }
+      if (element.hasAttribute("data-chart")) {
+        loadChart(element);
+      } else {
+        htmx.trigger(element, "live");
+      }
+    });
+  }
+
+  document.addEventListener("htmx:sendError", function () {
+    setConnection("The control plane cannot be reached; the page shows the last state it sent.");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful) {
+      setConnection("");
+    }
+  });
+
+  // ---- charts (Chart.js) ----
+  var palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777",
+                 "#4f46e5", "#059669", "#7c3aed", "#b91c1c"];
+
+  function timeLabel(iso) {
+    var d = new Date(iso);
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+
+  function draw(id, config) {
+    var canvas = document.getElementById(id);
+    if (!canvas) {
+      return;
+    }
+    if (charts[id] && charts[id].canvas === canvas) {
+      charts[id].data = config.data;
+      charts[id].update("none");
+      return;
+    }
+    if (charts[id]) {
+      charts[id].destroy();
+    }
+    config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
+      interaction: { mode: "nearest", intersect: false } }, config.options || {});
+    charts[id] = new Chart(canvas, config);
+  }
+
+  function densityCharts(block, data) {
+    var status = block.querySelector(".chart-status");
+    if (!data.times.length) {
+      status.textContent = "No samples in this window yet: density is sampled from node heartbeats every sample interval.";
+    } else {
+      status.textContent = "";
+    }
+    var labels = data.times.map(timeLabel);
+    var vmSets = data.nodes.map(function (n, i) {
+      return { label: n.node, data: n.vms, borderColor: palette[i % palette.length], spanGaps: true, pointRadius: 0 };
+    });
+    vmSets.push({ label: "fleet mean", data: data.meanVmsPerNode, borderColor: "#111827", borderDash: [6, 4], pointRadius: 0 });
+    var memSets = data.nodes.map(function (n, i) {
+      return { label: n.node, data: n.memoryPerVm, borderColor: palette[i % palette.length], spanGaps: true, pointRadius: 0 };
+    });
+    memSets.push({ label: "fleet mean", data: data.meanMemoryPerVm, borderColor: "#111827", borderDash: [6, 4], pointRadius: 0 });
+    draw("density-vms", { type: "line", data: { labels: labels, datasets: vmSets },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: "VMs" } } } } });
+    draw("density-memory", { type: "line", data: { labels: labels, datasets: memSets },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: "MiB per VM" } } } } });
+    var last = data.meanVmsPerNode.length ? data.meanVmsPerNode[data.meanVmsPerNode.length - 1] : null;
+    var lastMem = data.meanMemoryPerVm.length ? data.meanMemoryPerVm[data.meanMemoryPerVm.length - 1] : null;
+    document.getElementById("density-summary").textContent = data.times.length
+      ? data.nodesSampled + " nodes sampled; latest fleet mean " + last + " VMs per node"
+        + (lastMem === null ? "" : ", " + lastMem + " MiB per VM") + "."
+      : "";
+  }
+
+  function bootCharts(block, data) {
+    var status = block.querySelector(".chart-status");
+    status.textContent = data.count ? "" : "No boot times reported in this window yet.";
+    document.getElementById("boot-summary").textContent = data.count
+      ? data.count + " boots: p50 " + data.p50 + " ms, p90 " + data.p90 + " ms, p99 " + data.p99 + " ms, slowest " + data.max + " ms."
+      : "";
+    draw("boot-histogram", { type: "bar", data: {
+        labels: data.histogram.map(function (b) { return b.from + "–" + b.to + " ms"; }),
+        datasets: [{ label: "boots", data: data.histogram.map(function (b) { return b.count; }), backgroundColor: "#2563eb" }] },
+      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
+    draw("boot-trend", { type: "line", data: {
+        labels: data.trend.map(function (p) { return timeLabel(p.at); }),
+        datasets: [
+          { label: "p50", data: data.trend.map(function (p) { return p.p50; }), borderColor: "#2563eb" },
+          { label: "p99", data: data.trend.map(function (p) { return p.p99; }), borderColor: "#dc2626" }] },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: "ms" } } } } });
+  }
+
+  function loadChart(block) {
+    var status = block.querySelector(".chart-status");
+    fetch(block.getAttribute("data-src"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        if (response.status === 401) {
+          window.location = "/ui/login?next=" + encodeURIComponent(window.location.pathname + window.location.search);
+          return null;
+        }
+        return response.json().then(function (body) {
+          if (!response.ok) {
+            throw new Error(body.detail || ("the control plane answered " + response.status));
+          }
+          return body;
+        });
+      })
+      .then(function (data) {
+        if (!data) {
+          return;
+        }
+        if (block.getAttribute("data-chart") === "density") {
+          densityCharts(block, data);
+        } else {
+          bootCharts(block, data);
+        }
+        block.setAttribute("data-loaded", "true");
+      })
+      .catch(function (error) {
+        status.textContent = "The chart data could not be loaded: " + error.message;
+      });
+  }
+
+  // ---- serial console: a WebSocket the node agent serves (ws:// or wss://), shown read-only ----
+  var CONSOLE_LIMIT = 200000;
+
+  function connectConsoles() {
+    document.querySelectorAll("[data-console]:not([data-connected])").forEach(function (box) {
+      var url = box.getAttribute("data-console");
+      var status = box.querySelector(".console-status");
+      var output = box.querySelector(".console-output");
+      box.setAttribute("data-connected", "true");
+      if (!/^wss?:/i.test(url)) {
+        status.textContent = "Open the link above to see the console.";
+        return;
+      }
+      var decoder = new TextDecoder();
+      var socket;
+      try {
+        socket = new WebSocket(url);
+      } catch (e) {
+        status.textContent = "The console address is not usable: " + e.message;
+        return;
+      }
+      socket.binaryType = "arraybuffer";
+      status.textContent = "Connecting to the console…";
+      socket.onopen = function () { status.textContent = "Connected: live console output."; };
+      socket.onmessage = function (event) {
+        var text = typeof event.data === "string" ? event.data : decoder.decode(new Uint8Array(event.data), { stream: true });
+        var atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
+        output.textContent = (output.textContent + text).slice(-CONSOLE_LIMIT);
+        if (atBottom) {
+          output.scrollTop = output.scrollHeight;
+        }
+      };
+      socket.onerror = function () {
+        status.textContent = "The console could not be reached at " + url + " (the node agent may require its own sign-in).";
+      };
+      socket.onclose = function () {
+        if (status.textContent.indexOf("could not be reached") < 0) {
+          status.textContent = "The console connection closed.";
+        }
+      };
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", connectConsoles);
+
+  function init() {
+    connect();
+    connectConsoles();
+    document.querySelectorAll("[data-chart]").forEach(loadChart);
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+  // hx-boost swaps the body on navigation: draw the new page's charts.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.elt === document.body || (event.detail.elt && event.detail.elt.tagName === "BODY")) {
+      init();
+    }
+  });
+})();
