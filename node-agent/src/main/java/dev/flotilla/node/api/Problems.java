@@ -44,6 +44,17 @@ public class Problems {
         return response(400, "the request body is not valid JSON: " + e.getOriginalMessage(), null);
     }
 
+    /** Registered for the exact types Quarkus REST Jackson maps itself, so that ours (problem+json) win. */
+    @ServerExceptionMapper
+    public Response invalidFormat(InvalidFormatException e) {
+        return json(e);
+    }
+
+    @ServerExceptionMapper
+    public Response mismatchedInput(MismatchedInputException e) {
+        return json(e);
+    }
+
     @ServerExceptionMapper
     public Response web(WebApplicationException e) {
         int status = e.getResponse().getStatus();
