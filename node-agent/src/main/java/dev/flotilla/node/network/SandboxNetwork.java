@@ -15,14 +15,15 @@ import java.util.List;
  *
  * <p>Isolation, all in the kernel so it holds whatever the guest does: bridge ports are {@code isolated}
  * (isolated ports forward only to non-isolated ones, i.e. the bridge itself, never to each other) unless
- * sandbox-to-sandbox traffic is allowed; an nftables table {@code inet flotilla} drops traffic from the bridge
+ * sandbox-to-sandbox traffic is allowed; an nftables table {@code inet flotilla_<bridge>} drops traffic from the bridge
  * to the agent's own API port unless allowed, and masquerades the pool's traffic leaving through other
  * interfaces when NAT is on. Everything is named so that a restarted agent finds and removes leftovers: taps of
  * sandboxes that are gone are deleted by name.
  */
 public final class SandboxNetwork {
     private static final Logger LOG = Logger.getLogger(SandboxNetwork.class);
-    static final String NFT_TABLE = "flotilla";
+    /** nftables table of this agent: "flotilla_" + bridge name, so two agents on two bridges never touch each other's rules. */
+    private final String nftTable;
     /** Taps are "flt" + 8 hex digits of the address offset: unique per address, at most 15 characters. */
     static final String TAP_PREFIX = "flt";
 
@@ -35,6 +36,11 @@ public final class SandboxNetwork {
         this.config = config;
         this.pool = new AddressPool(config.pool());
         this.apiPort = apiPort;
+        this.nftTable = "flotilla_" + config.bridge().replaceAll("[^A-Za-z0-9_]", "_");
+    }
+
+    public String nftTable() {
+        return nftTable;
     }
 
     public boolean enabled() {
@@ -70,9 +76,9 @@ public final class SandboxNetwork {
     private void installRules() {
         StringBuilder rules = new StringBuilder();
         // Declaring then deleting makes the script work whether or not the table exists; the new one replaces it atomically.
-        rules.append("table inet ").append(NFT_TABLE).append(" {}\n");
-        rules.append("delete table inet ").append(NFT_TABLE).append('\n');
-        rules.append("table inet ").append(NFT_TABLE).append(" {\n");
+        rules.append("table inet ").append(nftTable).append(" {}\n");
+        rules.append("delete table inet ").append(nftTable).append('\n');
+        rules.append("table inet ").append(nftTable).append(" {\n");
         rules.append("  chain input {\n    type filter hook input priority 0; policy accept;\n");
         if (!config.allowNodeApi()) {
             rules.append("    iifname \"").append(config.bridge()).append("\" tcp dport ").append(apiPort).append(" drop\n");
