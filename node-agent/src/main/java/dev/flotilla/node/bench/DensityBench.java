@@ -44,11 +44,17 @@ public final class DensityBench {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String TOKEN = "density-bench-token";
 
-    record Options(int count, int concurrency, int steps, Path json, Path html, Path jar, List<String> jvmArgs) {
+    record Options(int count, int concurrency, int steps, Path json, Path html, Path jar, boolean fsync) {
     }
 
+    /**
+     * @param heapUsedBytes agent heap in use right after a full GC (jcmd GC.run): live data, not garbage
+     * @param agentThreads  the agent JVM's threads (ThreadMXBean)
+     * @param osThreads     the agent process's tasks in /proc, which also counts the kernel's per-VM KVM worker
+     *                      (kvm-nx-lpage-recovery) that KVM attaches to the process creating a VM
+     */
     record Checkpoint(int count, double seconds, long memAvailableDropKib, long agentRssKib, long kernelKib,
-                      long heapUsedBytes, int agentThreads) {
+                      long heapUsedBytes, int agentThreads, int osThreads) {
     }
 
     private DensityBench() {
@@ -60,7 +66,7 @@ public final class DensityBench {
             return new Run(o, System.out).run();
         } catch (IllegalArgumentException e) {
             System.err.println("bench density: " + e.getMessage());
-            System.err.println("usage: bench density --count N [--concurrency C] [--steps S] [--json FILE] [--html FILE] [--jar quarkus-run.jar]");
+            System.err.println("usage: bench density --count N [--concurrency C] [--steps S] [--json FILE] [--html FILE] [--fsync true|false] [--jar quarkus-run.jar]");
             return 2;
         } catch (Exception e) {
             System.err.println("bench density failed: " + e);
@@ -80,6 +86,7 @@ public final class DensityBench {
         Path json = null;
         Path html = Path.of("density.html");
         Path jar = Path.of(System.getProperty("flotilla.node.jar", "node-agent/target/quarkus-app/quarkus-run.jar"));
+        boolean fsync = true;
         for (int i = 2; i < a.size(); i++) {
             String flag = a.get(i);
             if (i + 1 >= a.size()) {
@@ -94,6 +101,7 @@ public final class DensityBench {
                     case "--json" -> json = Path.of(v);
                     case "--html" -> html = Path.of(v);
                     case "--jar" -> jar = Path.of(v);
+                    case "--fsync" -> fsync = Boolean.parseBoolean(v);
                     default -> throw new IllegalArgumentException("unknown option " + flag);
                 }
             } catch (NumberFormatException e) {
@@ -106,7 +114,7 @@ public final class DensityBench {
         if (!Files.isRegularFile(jar)) {
             throw new IllegalArgumentException("the node agent jar " + jar + " does not exist (build node-agent first)");
         }
-        return new Options(count, concurrency, Math.min(steps, count), json, html, jar, List.of());
+        return new Options(count, concurrency, Math.min(steps, count), json, html, jar, fsync);
     }
 
     private static final class Run {
@@ -140,9 +148,10 @@ public final class DensityBench {
                     "-Dflotilla.node.capacity.cpu-overcommit=" + cpuOvercommit,
                     "-Dflotilla.node.capacity.memory-overcommit=" + memoryOvercommit,
                     "-Dflotilla.node.capacity.max-vms=" + Math.max(4096, o.count()),
+                    "-Dflotilla.node.state-fsync=" + o.fsync(),
                     "-jar", o.jar().toString()));
-            out.printf(Locale.ROOT, "density: starting the node agent (%s) on port %d, overcommit cpu %.0f memory %.1f%n",
-                    o.jar(), port, cpuOvercommit, memoryOvercommit);
+            out.printf(Locale.ROOT, "density: starting the node agent (%s) on port %d, overcommit cpu %.0f memory %.1f, record fsync %s%n",
+                    o.jar(), port, cpuOvercommit, memoryOvercommit, o.fsync() ? "on" : "off");
             Path agentLog = state.resolve("agent.log");
             agent = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(agentLog.toFile()).start();
             try {
@@ -191,15 +200,17 @@ public final class DensityBench {
                     next.set(end);
                     double seconds = (System.nanoTime() - begin) / 1e9;
                     Map<String, Long> m = meminfo();
+                    long rss = agentStatus("VmRSS");
+                    fullGc();
                     JsonNode node = call("GET", "/api/v1/node", null);
                     Checkpoint c = new Checkpoint(end, seconds, mem0.get("MemAvailable") - m.get("MemAvailable"),
-                            agentStatus("VmRSS") - rss0, kernelKib(m) - kernel0, node.path("jvm").path("heapUsedBytes").asLong(),
-                            (int) agentStatus("Threads"));
+                            rss - rss0, kernelKib(m) - kernel0, node.path("jvm").path("heapUsedBytes").asLong(),
+                            node.path("jvm").path("threads").asInt(), (int) agentStatus("Threads"));
                     checkpoints.add(c);
                     out.printf(Locale.ROOT, "density: %5d sandboxes at %6.1f s: per VM %6.1f KiB MemAvailable, %6.1f KiB agent RSS,"
-                                    + " %6.1f KiB kernel; agent heap %5.1f MiB, %d threads%n",
+                                    + " %6.1f KiB kernel; agent heap %5.1f MiB live, %d JVM threads (%d tasks)%n",
                             end, seconds, (double) c.memAvailableDropKib() / end, (double) c.agentRssKib() / end,
-                            (double) c.kernelKib() / end, c.heapUsedBytes() / 1048576.0, c.agentThreads());
+                            (double) c.kernelKib() / end, c.heapUsedBytes() / 1048576.0, c.agentThreads(), c.osThreads());
                     if (end == o.count()) {
                         break;
                     }
@@ -253,8 +264,9 @@ public final class DensityBench {
             out.printf(Locale.ROOT, "  host memory per VM:        %.1f KiB MemAvailable fall, %.1f KiB agent RSS, %.1f KiB kernel (slab, stacks, page tables)%n",
                     (double) last.memAvailableDropKib() / o.count(), (double) last.agentRssKib() / o.count(),
                     (double) last.kernelKib() / o.count());
-            out.printf(Locale.ROOT, "  agent at %d VMs:          heap used %.1f MiB, %d threads, RSS %.1f MiB%n", o.count(),
-                    last.heapUsedBytes() / 1048576.0, last.agentThreads(), agentStatus("VmRSS") / 1024.0);
+            out.printf(Locale.ROOT, "  agent at %d VMs:          heap %.1f MiB live after GC, %d JVM threads, %d OS tasks"
+                            + " (incl. one KVM kernel worker per VM), RSS %.1f MiB%n", o.count(),
+                    last.heapUsedBytes() / 1048576.0, last.agentThreads(), last.osThreads(), agentStatus("VmRSS") / 1024.0);
             out.printf(Locale.ROOT, "  delete rate:               %.1f sandboxes/s%n", o.count() / deleteSeconds);
 
             ObjectNode result = JSON.createObjectNode();
@@ -264,6 +276,7 @@ public final class DensityBench {
             result.put("concurrency", o.concurrency());
             result.put("cpu_overcommit", cpuOvercommit);
             result.put("memory_overcommit", memoryOvercommit);
+            result.put("record_fsync", o.fsync());
             result.put("running", running);
             result.put("creation_rate_per_s", rate);
             result.put("all_running_seconds", allRunningSeconds);
@@ -275,14 +288,15 @@ public final class DensityBench {
             result.put("agent_rss_kib_per_vm", (double) last.agentRssKib() / o.count());
             result.put("kernel_kib_per_vm", (double) last.kernelKib() / o.count());
             result.put("agent_heap_used_mib", last.heapUsedBytes() / 1048576.0);
-            result.put("agent_threads", last.agentThreads());
+            result.put("agent_jvm_threads", last.agentThreads());
+            result.put("agent_os_tasks", last.osThreads());
             result.put("delete_rate_per_s", o.count() / deleteSeconds);
             result.set("kvm", node.path("kvm"));
             ArrayNode cps = result.putArray("checkpoints");
             for (Checkpoint c : checkpoints) {
                 cps.addPOJO(Map.of("count", c.count(), "seconds", c.seconds(), "memavailable_drop_kib", c.memAvailableDropKib(),
                         "agent_rss_kib", c.agentRssKib(), "kernel_kib", c.kernelKib(), "heap_used_bytes", c.heapUsedBytes(),
-                        "agent_threads", c.agentThreads()));
+                        "agent_jvm_threads", c.agentThreads(), "agent_os_tasks", c.osThreads()));
             }
             if (o.json() != null) {
                 JSON.writerWithDefaultPrettyPrinter().writeValue(o.json().toFile(), result);
@@ -360,6 +374,15 @@ public final class DensityBench {
                     out.println("density: the agent did not exit within 60 s of SIGTERM; killing it");
                     agent.destroyForcibly().waitFor();
                 }
+            }
+        }
+
+        /** A full GC in the agent, so that its heap figure is live data (jcmd ships with the JDK). */
+        private void fullGc() throws IOException, InterruptedException {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                    Long.toString(agent.pid()), "GC.run").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
             }
         }
 

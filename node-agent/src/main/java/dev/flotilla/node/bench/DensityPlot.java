@@ -25,8 +25,8 @@ final class DensityPlot {
                 .append(". Creation ").append(fmt(result.path("creation_rate_per_s").asDouble())).append(" sandboxes/s; boot p50 ")
                 .append(fmt(result.path("boot_ms_p50").asDouble())).append(" ms, p99 ").append(fmt(result.path("boot_ms_p99").asDouble()))
                 .append(" ms; per VM ").append(fmt(result.path("memavailable_kib_per_vm").asDouble())).append(" KiB of MemAvailable; agent heap ")
-                .append(fmt(result.path("agent_heap_used_mib").asDouble())).append(" MiB, ").append(result.path("agent_threads").asInt())
-                .append(" threads.</p>");
+                .append(fmt(result.path("agent_heap_used_mib").asDouble())).append(" MiB, ").append(result.path("agent_jvm_threads").asInt())
+                .append(" JVM threads.</p>");
 
         double[] x = new double[bootMs.length];
         for (int i = 0; i < x.length; i++) {
@@ -43,17 +43,19 @@ final class DensityPlot {
                 series(checkpoints, c -> (double) c.kernelKib() / c.count(), "kernel (slab+stacks+page tables)", "#27ae60")), "N", "KiB per VM"));
         b.append("<h2>Agent threads and heap against N</h2>");
         b.append(multi(n, List.of(
-                series(checkpoints, c -> c.agentThreads(), "threads", "#8e44ad"),
+                series(checkpoints, c -> c.agentThreads(), "JVM threads", "#8e44ad"),
+                series(checkpoints, c -> c.osThreads(), "OS tasks (incl. KVM's per-VM kernel worker)", "#7f8c8d"),
                 series(checkpoints, c -> c.heapUsedBytes() / 1048576.0, "heap used (MiB)", "#d35400")), "N", ""));
 
         b.append("<h2>Checkpoints</h2><table><tr><th>N</th><th>s</th><th>MemAvailable KiB/VM</th><th>agent RSS KiB/VM</th>"
-                + "<th>kernel KiB/VM</th><th>heap MiB</th><th>threads</th></tr>");
+                + "<th>kernel KiB/VM</th><th>heap MiB (live)</th><th>JVM threads</th><th>OS tasks</th></tr>");
         for (DensityBench.Checkpoint c : checkpoints) {
             b.append("<tr><td>").append(c.count()).append("</td><td>").append(fmt(c.seconds())).append("</td><td>")
                     .append(fmt((double) c.memAvailableDropKib() / c.count())).append("</td><td>")
                     .append(fmt((double) c.agentRssKib() / c.count())).append("</td><td>")
                     .append(fmt((double) c.kernelKib() / c.count())).append("</td><td>")
-                    .append(fmt(c.heapUsedBytes() / 1048576.0)).append("</td><td>").append(c.agentThreads()).append("</td></tr>");
+                    .append(fmt(c.heapUsedBytes() / 1048576.0)).append("</td><td>").append(c.agentThreads()).append("</td><td>")
+                    .append(c.osThreads()).append("</td></tr>");
         }
         b.append("</table></body></html>\n");
         return b.toString();

@@ -15,6 +15,13 @@ public interface NodeConfig {
     @WithDefault("${user.home}/.local/share/flotilla/node-agent")
     String stateDir();
 
+    /**
+     * fsync every sandbox record. Records are replaced atomically either way; without fsync a host crash (which
+     * ends every VM and tap too) may lose the latest state changes, a crash of the agent loses nothing.
+     */
+    @WithDefault("true")
+    boolean stateFsync();
+
     /** Stable node name, a DNS label; defaults to the host name. */
     Optional<String> name();
 

@@ -105,7 +105,7 @@ public class SandboxManager {
         long memory = (long) Math.floor(Math.max(0, host.memoryMiB() - c.reservedMemoryMib()) * c.memoryOvercommit());
         ledger = new ResourceLedger(new Capacity(vcpus, memory, c.maxVms()));
         Path stateDir = Path.of(config.stateDir());
-        store = new StateStore(stateDir, json);
+        store = new StateStore(stateDir, json, config.stateFsync());
         network = new SandboxNetwork(config.network(), httpPort);
         try {
             tinyImage = TinyGuest.writeImage(stateDir.resolve(TINY_IMAGE_FILE));

@@ -20,6 +20,14 @@ public final class AtomicFiles {
     }
 
     public static void write(Path target, byte[] content) throws IOException {
+        write(target, content, true);
+    }
+
+    /**
+     * Without {@code durable} the file is still replaced atomically (a crash of this process never leaves half a
+     * record: the kernel has the data), but a crash of the host may lose the latest version.
+     */
+    public static void write(Path target, byte[] content, boolean durable) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = dir.resolve("." + target.getFileName() + ".tmp");
@@ -29,10 +37,14 @@ public final class AtomicFiles {
             while (buf.hasRemaining()) {
                 ch.write(buf);
             }
-            ch.force(true);
+            if (durable) {
+                ch.force(true);
+            }
         }
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        forceDirectory(dir);
+        if (durable) {
+            forceDirectory(dir);
+        }
     }
 
     /** Like {@link #write} with mode 600 from the start (a token is never readable by others, even briefly). */

@@ -22,10 +22,17 @@ public final class StateStore {
 
     private final Path dir;
     private final ObjectMapper json;
+    private final boolean durable;
 
     public StateStore(Path stateDir, ObjectMapper json) {
+        this(stateDir, json, true);
+    }
+
+    /** {@code durable}: fsync each record and the directory (see {@link AtomicFiles#write(Path, byte[], boolean)}). */
+    public StateStore(Path stateDir, ObjectMapper json, boolean durable) {
         this.dir = stateDir.resolve("sandboxes");
         this.json = json;
+        this.durable = durable;
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -36,7 +43,7 @@ public final class StateStore {
     public void save(SandboxRecord record) {
         Path file = file(record.spec().id());
         try {
-            AtomicFiles.write(file, json.writeValueAsBytes(record));
+            AtomicFiles.write(file, json.writeValueAsBytes(record), durable);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot persist sandbox " + record.spec().id() + " to " + file + ": " + e.getMessage(), e);
         }
