@@ -16,8 +16,8 @@ public interface NodeConfig {
     String stateDir();
 
     /**
-     * fsync every sandbox record. Records are replaced atomically either way; without fsync a host crash (which
-     * ends every VM and tap too) may lose the latest state changes, a crash of the agent loses nothing.
+     * fsync the record of each new sandbox (and its directory) before building its VM. Records are replaced
+     * atomically either way and state changes are never fsynced: a host crash ends every VM and tap anyway.
      */
     @WithDefault("true")
     boolean stateFsync();

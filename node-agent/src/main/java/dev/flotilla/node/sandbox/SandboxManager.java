@@ -439,9 +439,10 @@ public class SandboxManager {
         }
     }
 
+    /** A state change: atomic, not fsynced (see {@link StateStore#save(SandboxRecord, boolean)}). */
     private void persist(Sandbox sandbox) {
         try {
-            store.save(sandbox.toRecord());
+            store.save(sandbox.toRecord(), false);
         } catch (UncheckedIOException e) {
             LOG.error(e.getMessage());
         }

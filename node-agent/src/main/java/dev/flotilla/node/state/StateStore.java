@@ -41,9 +41,17 @@ public final class StateStore {
     }
 
     public void save(SandboxRecord record) {
+        save(record, true);
+    }
+
+    /**
+     * {@code important}: a write whose loss in a host crash would matter (a new sandbox); others (state changes)
+     * are atomic but never fsynced: a host crash ends every VM anyway, and the restart reports them lost.
+     */
+    public void save(SandboxRecord record, boolean important) {
         Path file = file(record.spec().id());
         try {
-            AtomicFiles.write(file, json.writeValueAsBytes(record), durable);
+            AtomicFiles.write(file, json.writeValueAsBytes(record), durable && important);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot persist sandbox " + record.spec().id() + " to " + file + ": " + e.getMessage(), e);
         }
