@@ -11,6 +11,8 @@ final class DensityPlot {
     private static final int W = 720;
     private static final int H = 300;
     private static final int PAD = 56;
+    /** Room right of the plot area for the last x tick label. */
+    private static final int RIGHT = 40;
 
     private DensityPlot() {
     }
@@ -41,11 +43,13 @@ final class DensityPlot {
                 series(checkpoints, c -> (double) c.memAvailableDropKib() / c.count(), "MemAvailable fall", "#c0392b"),
                 series(checkpoints, c -> (double) c.agentRssKib() / c.count(), "agent RSS rise", "#2980b9"),
                 series(checkpoints, c -> (double) c.kernelKib() / c.count(), "kernel (slab+stacks+page tables)", "#27ae60")), "N", "KiB per VM"));
-        b.append("<h2>Agent threads and heap against N</h2>");
+        b.append("<h2>Agent threads against N</h2>");
         b.append(multi(n, List.of(
                 series(checkpoints, c -> c.agentThreads(), "JVM threads", "#8e44ad"),
-                series(checkpoints, c -> c.osThreads(), "OS tasks (incl. KVM's per-VM kernel worker)", "#7f8c8d"),
-                series(checkpoints, c -> c.heapUsedBytes() / 1048576.0, "heap used (MiB)", "#d35400")), "N", ""));
+                series(checkpoints, c -> c.osThreads(), "OS tasks (incl. KVM's per-VM kernel worker)", "#7f8c8d")), "N", ""));
+        b.append("<h2>Agent heap after a full GC (MiB) against N</h2>");
+        b.append(multi(n, List.of(
+                series(checkpoints, c -> c.heapUsedBytes() / 1048576.0, "live heap (MiB)", "#d35400")), "N", ""));
 
         b.append("<h2>Checkpoints</h2><table><tr><th>N</th><th>s</th><th>MemAvailable KiB/VM</th><th>agent RSS KiB/VM</th>"
                 + "<th>kernel KiB/VM</th><th>heap MiB (live)</th><th>JVM threads</th><th>OS tasks</th></tr>");
@@ -90,7 +94,7 @@ final class DensityPlot {
         yMax *= 1.1;
         StringBuilder b = new StringBuilder();
         b.append("<svg width=\"").append(W).append("\" height=\"").append(H).append("\" xmlns=\"http://www.w3.org/2000/svg\">");
-        b.append("<line x1=\"").append(PAD).append("\" y1=\"").append(H - PAD).append("\" x2=\"").append(W - 10)
+        b.append("<line x1=\"").append(PAD).append("\" y1=\"").append(H - PAD).append("\" x2=\"").append(W - RIGHT)
                 .append("\" y2=\"").append(H - PAD).append("\" stroke=\"#333\"/>");
         b.append("<line x1=\"").append(PAD).append("\" y1=\"10\" x2=\"").append(PAD).append("\" y2=\"").append(H - PAD).append("\" stroke=\"#333\"/>");
         for (int t = 0; t <= 4; t++) {
@@ -98,8 +102,8 @@ final class DensityPlot {
             double py = H - PAD - (H - PAD - 10) * t / 4.0;
             b.append(String.format(Locale.ROOT, "<text x=\"4\" y=\"%.1f\" font-size=\"11\">%s</text>", py + 4, fmt(yv)));
             double xv = xMax * t / 4;
-            double px = PAD + (W - 10 - PAD) * t / 4.0;
-            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\">%s</text>", px - 8, H - PAD + 16, fmt(xv)));
+            double px = PAD + (W - RIGHT - PAD) * t / 4.0;
+            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s</text>", px, H - PAD + 16, fmt(xv)));
         }
         b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>", W / 2, H - 12, xLabel));
         int legend = 0;
@@ -109,7 +113,7 @@ final class DensityPlot {
                 if (s.y()[i] < 0) {
                     continue;
                 }
-                double px = PAD + (W - 10 - PAD) * x[i] / xMax;
+                double px = PAD + (W - RIGHT - PAD) * x[i] / xMax;
                 double py = H - PAD - (H - PAD - 10) * s.y()[i] / yMax;
                 if (lines) {
                     path.append(path.isEmpty() ? "M" : "L").append(String.format(Locale.ROOT, "%.1f %.1f ", px, py));
