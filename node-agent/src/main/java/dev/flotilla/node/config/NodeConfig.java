@@ -1,0 +1,128 @@
+package dev.flotilla.node.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** Every {@code flotilla.node.*} setting of the agent, with its default. node-agent/README.md lists them. */
+@ConfigMapping(prefix = "flotilla.node")
+public interface NodeConfig {
+
+    /** Where sandbox records, the tiny-guest image and generated tokens live. */
+    @WithDefault("${user.home}/.local/share/flotilla/node-agent")
+    String stateDir();
+
+    /**
+     * fsync the record of each new sandbox (and its directory) before building its VM. Records are replaced
+     * atomically either way and state changes are never fsynced: a host crash ends every VM and tap anyway.
+     */
+    @WithDefault("true")
+    boolean stateFsync();
+
+    /** Stable node name, a DNS label; defaults to the host name. */
+    Optional<String> name();
+
+    Auth auth();
+
+    Capacity capacity();
+
+    Guests guests();
+
+    Network network();
+
+    ControlPlane controlPlane();
+
+    interface Auth {
+        /**
+         * Bearer tokens accepted by the API (comma-separated). Empty: one is generated into
+         * {@code <state-dir>/api-token} (mode 600) at the first start.
+         */
+        Optional<List<String>> tokens();
+    }
+
+    interface Capacity {
+        /** vCPUs offered = host CPUs × this. */
+        @WithDefault("4.0")
+        double cpuOvercommit();
+
+        /** Guest memory offered = (host memory − reserved) × this. Above 1 relies on guests not touching all of it. */
+        @WithDefault("1.0")
+        double memoryOvercommit();
+
+        /** Host memory kept for the host and the agent itself, never given to guests. */
+        @WithDefault("1024")
+        long reservedMemoryMib();
+
+        /** The most VMs at once (each costs two fds, a platform thread per vCPU and ~0.5 MiB of kernel memory). */
+        @WithDefault("4096")
+        int maxVms();
+    }
+
+    interface Guests {
+        /** Linux guest kernel (vmlinux with PVH note or bzImage); see guest/build.sh paths. */
+        Optional<String> linuxKernel();
+
+        Optional<String> linuxInitrd();
+
+        /** Base kernel command line of Linux guests (guest/kernel/cmdline). */
+        @WithDefault("console=ttyS0")
+        String linuxCmdline();
+
+        /**
+         * Accept Linux guests although this host's KVM cannot boot them (PVM). Only for tests of the
+         * failure path: the VM ends in an emulation failure.
+         */
+        @WithDefault("false")
+        boolean allowLinuxOnPvm();
+
+        /** How long a guest may take from start to its boot-timer write before it is reported FAILED. */
+        @WithDefault("60s")
+        Duration bootTimeout();
+    }
+
+    interface Network {
+        /** Give sandboxes a tap on the bridge. Needs CAP_NET_ADMIN. */
+        @WithDefault("false")
+        boolean enabled();
+
+        @WithDefault("flotilla0")
+        String bridge();
+
+        /** IPv4 pool (CIDR); the first host address is the bridge's (the sandboxes' gateway). */
+        @WithDefault("10.213.0.0/16")
+        String pool();
+
+        /** Masquerade sandbox traffic leaving through the host's other interfaces. */
+        @WithDefault("false")
+        boolean nat();
+
+        /** Sandboxes may talk to each other on the bridge (off: bridge ports are isolated). */
+        @WithDefault("false")
+        boolean allowSandboxToSandbox();
+
+        /** Sandboxes may reach the agent's own API port through the bridge address. */
+        @WithDefault("false")
+        boolean allowNodeApi();
+    }
+
+    interface ControlPlane {
+        /** Base URL of the control plane, e.g. http://cp:8480; absent: the agent runs standalone. */
+        Optional<String> url();
+
+        Optional<String> joinToken();
+
+        /** The URL the control plane reaches this agent's /v1 API at; default http://<host name>:<http port>. */
+        Optional<String> advertiseUrl();
+
+        /** Used until the control plane says otherwise. */
+        @WithDefault("10s")
+        Duration heartbeatInterval();
+
+        /** Longest wait between attempts while the control plane is unreachable. */
+        @WithDefault("30s")
+        Duration retryMax();
+    }
+}

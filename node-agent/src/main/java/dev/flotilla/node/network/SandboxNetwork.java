@@ -1,0 +1,165 @@
+package dev.flotilla.node.network;
+
+import dev.flotilla.node.config.NodeConfig;
+import dev.flotilla.node.sandbox.SandboxRecord.NetAttachment;
+import org.jboss.logging.Logger;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The node's sandbox network: one Linux bridge with the pool's first address (the sandboxes' gateway), one
+ * tap per sandbox VM enslaved to it, addresses from an {@link AddressPool}.
+ *
+ * <p>Isolation, all in the kernel so it holds whatever the guest does: bridge ports are {@code isolated}
+ * (isolated ports forward only to non-isolated ones, i.e. the bridge itself, never to each other) unless
+ * sandbox-to-sandbox traffic is allowed; an nftables table {@code inet flotilla_<bridge>} drops traffic from the bridge
+ * to the agent's own API port unless allowed, and masquerades the pool's traffic leaving through other
+ * interfaces when NAT is on. Everything is named so that a restarted agent finds and removes leftovers: taps of
+ * sandboxes that are gone are deleted by name.
+ */
+public final class SandboxNetwork {
+    private static final Logger LOG = Logger.getLogger(SandboxNetwork.class);
+    /** nftables table of this agent: "flotilla_" + bridge name, so two agents on two bridges never touch each other's rules. */
+    private final String nftTable;
+    /** Taps are "flt" + 8 hex digits of the address offset: unique per address, at most 15 characters. */
+    static final String TAP_PREFIX = "flt";
+
+    private final NodeConfig.Network config;
+    private final AddressPool pool;
+    private final int apiPort;
+    private boolean ready;
+
+    public SandboxNetwork(NodeConfig.Network config, int apiPort) {
+        this.config = config;
+        this.pool = new AddressPool(config.pool());
+        this.apiPort = apiPort;
+        this.nftTable = "flotilla_" + config.bridge().replaceAll("[^A-Za-z0-9_]", "_");
+    }
+
+    public String nftTable() {
+        return nftTable;
+    }
+
+    public boolean enabled() {
+        return config.enabled();
+    }
+
+    public AddressPool pool() {
+        return pool;
+    }
+
+    /** Creates (or adopts) the bridge and installs the nftables rules. Idempotent. */
+    public synchronized void setUp() {
+        if (!config.enabled() || ready) {
+            return;
+        }
+        String bridge = config.bridge();
+        if (!Files.exists(Path.of("/sys/class/net", bridge))) {
+            HostCommand.check(List.of("ip", "link", "add", bridge, "type", "bridge"));
+        }
+        String address = pool.gateway() + "/" + pool.prefixLength();
+        String shown = HostCommand.check(List.of("ip", "-4", "addr", "show", "dev", bridge));
+        if (!shown.contains(" " + address + " ")) {
+            HostCommand.check(List.of("ip", "addr", "add", address, "dev", bridge));
+        }
+        HostCommand.check(List.of("ip", "link", "set", bridge, "up"));
+        installRules();
+        ready = true;
+        LOG.infof("sandbox network: bridge %s at %s, pool %s, sandbox-to-sandbox %s, node API from sandboxes %s, NAT %s",
+                bridge, address, pool.cidr(), config.allowSandboxToSandbox() ? "allowed" : "blocked",
+                config.allowNodeApi() ? "allowed" : "blocked", config.nat() ? "on" : "off");
+    }
+
+    private void installRules() {
+        StringBuilder rules = new StringBuilder();
+        // Declaring then deleting makes the script work whether or not the table exists; the new one replaces it atomically.
+        rules.append("table inet ").append(nftTable).append(" {}\n");
+        rules.append("delete table inet ").append(nftTable).append('\n');
+        rules.append("table inet ").append(nftTable).append(" {\n");
+        rules.append("  chain input {\n    type filter hook input priority 0; policy accept;\n");
+        if (!config.allowNodeApi()) {
+            rules.append("    iifname \"").append(config.bridge()).append("\" tcp dport ").append(apiPort).append(" drop\n");
+        }
+        rules.append("  }\n");
+        if (config.nat()) {
+            rules.append("  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n");
+            rules.append("    ip saddr ").append(pool.cidr()).append(" oifname != \"").append(config.bridge())
+                    .append("\" masquerade\n  }\n");
+        }
+        rules.append("}\n");
+        HostCommand.check(List.of("nft", "-f", "-"), rules.toString());
+        if (config.nat()) {
+            HostCommand.check(List.of("sysctl", "-q", "-w", "net.ipv4.ip_forward=1"));
+        }
+    }
+
+    /** A tap on the bridge with a fresh address; the caller passes {@code tap} to the VM's virtio-net device. */
+    public NetAttachment attach() {
+        setUp();
+        String address = pool.allocate();
+        String tap = tapName(address);
+        try {
+            if (Files.exists(Path.of("/sys/class/net", tap))) {
+                HostCommand.run(List.of("ip", "link", "del", tap), null); // a leftover of a crash
+            }
+            HostCommand.check(List.of("ip", "tuntap", "add", "dev", tap, "mode", "tap"));
+            HostCommand.check(List.of("ip", "link", "set", "dev", tap, "master", config.bridge()));
+            if (!config.allowSandboxToSandbox()) {
+                HostCommand.check(List.of("bridge", "link", "set", "dev", tap, "isolated", "on"));
+            }
+            HostCommand.check(List.of("ip", "link", "set", "dev", tap, "up"));
+        } catch (RuntimeException e) {
+            HostCommand.run(List.of("ip", "link", "del", tap), null);
+            pool.release(address);
+            throw e;
+        }
+        return new NetAttachment(tap, address, pool.prefixLength(), pool.gateway(), macFor(address));
+    }
+
+    /** Removes the tap and frees the address; tolerates a tap that is already gone. */
+    public void detach(NetAttachment attachment) {
+        if (attachment == null) {
+            return;
+        }
+        if (Files.exists(Path.of("/sys/class/net", attachment.tap()))) {
+            HostCommand.Result r = HostCommand.run(List.of("ip", "link", "del", attachment.tap()), null);
+            if (r.exitCode() != 0) {
+                LOG.warnf("could not remove tap %s: %s", attachment.tap(), r.output());
+            }
+        }
+        pool.release(attachment.address());
+    }
+
+    /** Taps named like ours that no live sandbox owns (left by a crashed agent): removed. */
+    public List<String> removeOrphanTaps(java.util.Set<String> owned) {
+        List<String> removed = new ArrayList<>();
+        try (var links = Files.list(Path.of("/sys/class/net"))) {
+            for (Path link : links.toList()) {
+                String name = link.getFileName().toString();
+                if (name.startsWith(TAP_PREFIX) && name.length() == TAP_PREFIX.length() + 8 && !owned.contains(name)) {
+                    if (HostCommand.run(List.of("ip", "link", "del", name), null).exitCode() == 0) {
+                        removed.add(name);
+                    }
+                }
+            }
+        } catch (java.io.IOException e) {
+            LOG.warnf("cannot list network interfaces to remove leftover taps: %s", e.getMessage());
+        }
+        return removed;
+    }
+
+    static String tapName(String address) {
+        String[] o = address.split("\\.");
+        return TAP_PREFIX + String.format("%02x%02x%02x%02x", Integer.parseInt(o[0]), Integer.parseInt(o[1]),
+                Integer.parseInt(o[2]), Integer.parseInt(o[3]));
+    }
+
+    /** Locally administered unicast MAC derived from the address, so it is stable and unique on the bridge. */
+    static String macFor(String address) {
+        String[] o = address.split("\\.");
+        return String.format("02:46:4c:%02x:%02x:%02x", Integer.parseInt(o[1]), Integer.parseInt(o[2]), Integer.parseInt(o[3]));
+    }
+}

@@ -1,0 +1,32 @@
+package dev.flotilla.node.sandbox;
+
+import dev.flotilla.node.vm.GuestKind;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A validated request for one sandbox, whichever API it came through. Immutable: a new generation of a
+ * sandbox is a new spec.
+ *
+ * @param id         identifier (the contract's sandboxId, or generated)
+ * @param name       DNS-label name, unique on the node
+ * @param guest      what the VM boots
+ * @param image      OCI image for the container runtime, or null
+ * @param command    command for the container, empty for the image's default
+ * @param vcpus      vCPUs
+ * @param memoryMiB  guest memory
+ * @param labels     free-form labels
+ * @param generation spec generation (the contract's), 0 for API-created sandboxes
+ * @param network    give the VM a tap on the node's bridge
+ * @param kernelArgs extra kernel command line for Linux guests
+ */
+public record SandboxSpec(String id, String name, GuestKind guest, String image, List<String> command, int vcpus,
+                          long memoryMiB, Map<String, String> labels, long generation, boolean network,
+                          String kernelArgs) {
+    public SandboxSpec {
+        command = command == null ? List.of() : List.copyOf(command);
+        labels = labels == null ? Map.of() : Map.copyOf(labels);
+        kernelArgs = kernelArgs == null ? "" : kernelArgs;
+    }
+}
