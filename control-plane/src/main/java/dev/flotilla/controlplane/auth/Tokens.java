@@ -77,7 +77,7 @@ public class Tokens {
             }
             nodeTokenHashes.put(hash, nodeId);
         }
-        return Optional.of(new Caller("node:" + nodeId, Set.of(Scope.NODE), nodeId));
+        return Optional.of(new Caller("node:" + nodeId, Set.of(Scope.NODE), nodeId, hash));
     }
 
     /** A fresh random token for a node; only its hash is kept. */
@@ -87,9 +87,18 @@ public class Tokens {
         return HexFormat.of().formatHex(bytes);
     }
 
-    /** Called when a node re-registers: its old token stops working at once. */
+    /**
+     * Called when a node re-registers or a stale token is seen. The cache is only a fast path: the node's
+     * row decides whether a token is current (see {@code NodeService.heartbeat}), so a lookup racing with a
+     * re-registration, or another replica's cache, cannot keep an old token alive.
+     */
     public void forgetNode(UUID nodeId) {
         nodeTokenHashes.values().removeIf(nodeId::equals);
+    }
+
+    /** Drops one cached token hash (it no longer matches its node's row). */
+    public void forgetToken(String tokenHash) {
+        nodeTokenHashes.remove(tokenHash);
     }
 
     public static String hash(String token) {

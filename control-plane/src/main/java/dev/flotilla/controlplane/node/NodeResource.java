@@ -178,7 +178,7 @@ public class NodeResource {
         if (!nodeId.equals(caller.nodeId())) {
             throw new ApiException(403, "Forbidden", "a node token may only send heartbeats for its own node");
         }
-        NodeService.HeartbeatOutcome outcome = nodes.heartbeat(nodeId, heartbeat);
+        NodeService.HeartbeatOutcome outcome = nodes.heartbeat(nodeId, caller.tokenHash(), heartbeat);
         if (outcome.changed()) {
             placement.nodeChanged(nodeId);
         }

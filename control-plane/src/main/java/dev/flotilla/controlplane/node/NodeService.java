@@ -98,10 +98,15 @@ public class NodeService {
 
     /** Records a heartbeat: liveness, usage, VM states (with restart policies applied) and orphan VMs. */
     @Transactional
-    public HeartbeatOutcome heartbeat(UUID nodeId, Heartbeat heartbeat) {
+    public HeartbeatOutcome heartbeat(UUID nodeId, String tokenHash, Heartbeat heartbeat) {
         NodeEntity node = NodeEntity.findById(nodeId);
         if (node == null) {
             throw ApiException.notFound("node " + nodeId);
+        }
+        if (tokenHash != null && !tokenHash.equals(node.tokenHash)) {
+            tokens.forgetToken(tokenHash);
+            throw new ApiException(401, "Unauthorized", "this node token was replaced by a newer registration of node "
+                    + node.name + "; register again");
         }
         Instant now = Instant.now();
         boolean changed = false;
