@@ -119,16 +119,23 @@ stop_all() {
   stop_service "control plane" "$CP_PID"; CP_PID=""
 }
 trap stop_all EXIT
+trap 'echo; say "interrupted; stopping"; stop_all; exit 130' INT TERM
 
-# curl wrapper: prints the body, sets HTTP_STATUS. Never fails on HTTP errors (callers decide).
+# curl wrapper: sets BODY and HTTP_STATUS (0: no answer) in this shell, so never call it inside $(...).
+# Never fails on HTTP errors: callers decide.
 HTTP_STATUS=0
+BODY=""
 api() { # METHOD URL TOKEN [JSON]
   local out
   local args=(-sS -o - -w '\n%{http_code}' -X "$1" -H "Authorization: Bearer $3" --max-time 10)
   [[ -n "${4:-}" ]] && args+=(-H 'Content-Type: application/json' --data "$4")
-  out=$(curl "${args[@]}" "$2" 2>/dev/null) || { HTTP_STATUS=0; return 0; }
-  HTTP_STATUS="${out##*$'\n'}"
-  printf '%s' "${out%$'\n'*}"
+  if out=$(curl "${args[@]}" "$2" 2>/dev/null); then
+    HTTP_STATUS="${out##*$'\n'}"
+    BODY="${out%$'\n'*}"
+  else
+    HTTP_STATUS=0
+    BODY=""
+  fi
 }
 
 # Polls until CHECK (a shell command) succeeds; fails with the log tail when PID dies or TIMEOUT passes.
@@ -175,40 +182,55 @@ start_service "node agent" "$AGENT_LOG" FLOTILLA_NODE_STATE_DIR="$AGENT_STATE" Q
 AGENT_PID=$!
 wait_for "the node agent to start" 120 "$AGENT_PID" "$AGENT_LOG" http_ok "$AGENT_URL/q/health/live"
 AGENT_TOKEN=$(<"$AGENT_STATE/api-token")
-NODE=$(api GET "$AGENT_URL/api/v1/node" "$AGENT_TOKEN" | jq -r '.name // empty')
+api GET "$AGENT_URL/api/v1/node" "$AGENT_TOKEN"
+NODE=$(jq -r '.name // empty' <<<"$BODY" 2>/dev/null || true)
 [[ -n "$NODE" ]] || fail "the node agent answers but GET /api/v1/node gave no node name (HTTP $HTTP_STATUS)"
-node_ready() { [[ "$(api GET "$CP_URL/api/v1/nodes/$NODE" "$ADMIN_TOKEN" | jq -r '.state // empty')" == READY ]]; }
+node_ready() { api GET "$CP_URL/api/v1/nodes/$NODE" "$ADMIN_TOKEN"; [[ "$HTTP_STATUS" == 200 && "$(jq -r .state <<<"$BODY")" == READY ]]; }
 wait_for "node $NODE to register with the control plane" 120 "$AGENT_PID" "$AGENT_LOG" node_ready
 say "node $NODE registered and READY"
 
 # ---- 4. the demo sandbox, through the control plane ----------------------------------------------
 DEMO=demo
-cp_state() { api GET "$CP_URL/api/v1/sandboxes/$1" "$ADMIN_TOKEN" | jq -r '.observedState // empty'; }
+STATE=""
+cp_state() { # sets STATE: the sandbox's observed state on the control plane, empty when unknown
+  api GET "$CP_URL/api/v1/sandboxes/$1" "$ADMIN_TOKEN"
+  STATE=""
+  [[ "$HTTP_STATUS" == 200 ]] && STATE=$(jq -r '.observedState // empty' <<<"$BODY")
+  return 0
+}
 # A demo left by an earlier run (the data survives restarts) is replaced, so this run shows a fresh create.
-api GET "$CP_URL/api/v1/sandboxes/$DEMO" "$ADMIN_TOKEN" >/dev/null
+api GET "$CP_URL/api/v1/sandboxes/$DEMO" "$ADMIN_TOKEN"
 if [[ "$HTTP_STATUS" == 200 ]]; then
   say "deleting the demo sandbox of an earlier run"
-  api DELETE "$CP_URL/api/v1/sandboxes/$DEMO" "$ADMIN_TOKEN" >/dev/null
-  gone() { api GET "$CP_URL/api/v1/sandboxes/$DEMO" "$ADMIN_TOKEN" >/dev/null; [[ "$HTTP_STATUS" == 404 ]]; }
+  api DELETE "$CP_URL/api/v1/sandboxes/$DEMO" "$ADMIN_TOKEN"
+  gone() { api GET "$CP_URL/api/v1/sandboxes/$DEMO" "$ADMIN_TOKEN"; [[ "$HTTP_STATUS" == 404 ]]; }
   wait_for "the old demo sandbox to be deleted" 60 "$CP_PID" "$CP_LOG" gone
 fi
 
 say "creating sandbox '$DEMO' (image flotilla/tiny, 1 vCPU, 16 MiB) through the control plane: POST $CP_URL/api/v1/sandboxes"
-created=$(api POST "$CP_URL/api/v1/sandboxes" "$ADMIN_TOKEN" \
-  "{\"name\":\"$DEMO\",\"image\":\"flotilla/tiny\",\"vcpus\":1,\"memoryMiB\":16,\"labels\":{\"app\":\"flotilla-demo\"}}")
+api POST "$CP_URL/api/v1/sandboxes" "$ADMIN_TOKEN" \
+  "{\"name\":\"$DEMO\",\"image\":\"flotilla/tiny\",\"vcpus\":1,\"memoryMiB\":16,\"labels\":{\"app\":\"flotilla-demo\"}}"
+created="$BODY"
 [[ "$HTTP_STATUS" == 201 ]] || fail "the control plane refused the demo sandbox (HTTP $HTTP_STATUS): $created"
 DEMO_ID=$(jq -r .id <<<"$created")
 say "created $DEMO ($DEMO_ID): $(jq -r '.observedState + (if .node then " on node " + .node else "" end)' <<<"$created")"
 demo_running() {
-  local s; s=$(cp_state "$DEMO")
-  [[ "$s" == FAILED ]] && { api GET "$CP_URL/api/v1/sandboxes/$DEMO/events" "$ADMIN_TOKEN" | jq . >&2 || true; fail "the demo sandbox FAILED"; }
-  [[ "$s" == RUNNING ]]
+  cp_state "$DEMO"
+  if [[ "$STATE" == FAILED ]]; then
+    api GET "$CP_URL/api/v1/sandboxes/$DEMO/events" "$ADMIN_TOKEN"
+    echo "$BODY" >&2
+    fail "the demo sandbox FAILED (its events above; agent log $AGENT_LOG)"
+  fi
+  [[ "$STATE" == RUNNING ]]
 }
 wait_for "the control plane to report $DEMO RUNNING" 90 "$AGENT_PID" "$AGENT_LOG" demo_running
-view=$(api GET "$AGENT_URL/api/v1/sandboxes/$DEMO_ID" "$AGENT_TOKEN")
+api GET "$AGENT_URL/api/v1/sandboxes/$DEMO_ID" "$AGENT_TOKEN"
+view="$BODY"
 say "$DEMO is RUNNING on node $NODE (boot time $(jq -r '.bootTimeMillis // "?"' <<<"$view") ms, reported to the control plane)"
 say "its serial console (GET $AGENT_URL/api/v1/sandboxes/$DEMO_ID/console):"
-console=$(api GET "$AGENT_URL/api/v1/sandboxes/$DEMO_ID/console" "$AGENT_TOKEN")
+api GET "$AGENT_URL/api/v1/sandboxes/$DEMO_ID/console" "$AGENT_TOKEN"
+console="$BODY"
+while [[ "$console" == *$'\n' ]]; do console="${console%$'\n'}"; done
 sed 's/^/  | /' <<<"$console"
 grep -q "is up" <<<"$console" || fail "the demo sandbox runs but its console shows no banner (HTTP $HTTP_STATUS)"
 
@@ -219,7 +241,7 @@ cat <<EOF
   OpenAPI            $CP_URL/q/openapi
   Dashboard          $CP_URL/ui            (sign in with the admin token)
   Metrics            $CP_URL/q/metrics (fleet)   $AGENT_URL/q/metrics (node)
-  Node-agent API     $AGENT_URL/api/v1     (OpenAPI $AGENT_URL/q/openapi; ./flotilla sandbox ls)
+  Node-agent API     $AGENT_URL/api/v1     (OpenAPI $AGENT_URL/q/openapi)
   Admin token        $CP_DATA/admin-token
   Node-agent token   $AGENT_STATE/api-token
   Logs               $CP_LOG, $AGENT_LOG
@@ -231,21 +253,23 @@ if $LINUX; then
   case "$KIND" in
     hardware)
       LDEMO=demo-linux
-      api GET "$CP_URL/api/v1/sandboxes/$LDEMO" "$ADMIN_TOKEN" >/dev/null
+      api GET "$CP_URL/api/v1/sandboxes/$LDEMO" "$ADMIN_TOKEN"
       if [[ "$HTTP_STATUS" == 200 ]]; then
-        api DELETE "$CP_URL/api/v1/sandboxes/$LDEMO" "$ADMIN_TOKEN" >/dev/null
-        lgone() { api GET "$CP_URL/api/v1/sandboxes/$LDEMO" "$ADMIN_TOKEN" >/dev/null; [[ "$HTTP_STATUS" == 404 ]]; }
+        api DELETE "$CP_URL/api/v1/sandboxes/$LDEMO" "$ADMIN_TOKEN"
+        lgone() { api GET "$CP_URL/api/v1/sandboxes/$LDEMO" "$ADMIN_TOKEN"; [[ "$HTTP_STATUS" == 404 ]]; }
         wait_for "the old $LDEMO sandbox to be deleted" 60 "$CP_PID" "$CP_LOG" lgone
       fi
       say "creating sandbox '$LDEMO' (image flotilla/linux: the Flotilla guest kernel and init) through the control plane"
-      created=$(api POST "$CP_URL/api/v1/sandboxes" "$ADMIN_TOKEN" \
-        "{\"name\":\"$LDEMO\",\"image\":\"flotilla/linux\",\"vcpus\":2,\"memoryMiB\":256,\"labels\":{\"app\":\"flotilla-demo\"}}")
+      api POST "$CP_URL/api/v1/sandboxes" "$ADMIN_TOKEN" \
+        "{\"name\":\"$LDEMO\",\"image\":\"flotilla/linux\",\"vcpus\":2,\"memoryMiB\":256,\"labels\":{\"app\":\"flotilla-demo\"}}"
+      created="$BODY"
       [[ "$HTTP_STATUS" == 201 ]] || fail "the control plane refused $LDEMO (HTTP $HTTP_STATUS): $created"
       LID=$(jq -r .id <<<"$created")
-      lrunning() { local s; s=$(cp_state "$LDEMO"); [[ "$s" == FAILED ]] && fail "$LDEMO FAILED (see $AGENT_LOG)"; [[ "$s" == RUNNING ]]; }
+      lrunning() { cp_state "$LDEMO"; [[ "$STATE" == FAILED ]] && fail "$LDEMO FAILED (see $AGENT_LOG)"; [[ "$STATE" == RUNNING ]]; }
       wait_for "the control plane to report $LDEMO RUNNING" 120 "$AGENT_PID" "$AGENT_LOG" lrunning
       say "$LDEMO is RUNNING; its serial console so far:"
-      api GET "$AGENT_URL/api/v1/sandboxes/$LID/console" "$AGENT_TOKEN" | tail -n 30 | sed 's/^/  | /'
+      api GET "$AGENT_URL/api/v1/sandboxes/$LID/console" "$AGENT_TOKEN"
+      tail -n 30 <<<"$BODY" | sed 's/^/  | /'
       ;;
     *)
       # Linux guests cannot boot on this host's KVM, so the agent here runs tiny guests only; the Linux
@@ -264,8 +288,8 @@ fi
 # ---- 7. --once, or the foreground -------------------------------------------------------------------
 if $ONCE; then
   say "--once: deleting the demo sandbox and stopping the stack"
-  api DELETE "$CP_URL/api/v1/sandboxes/$DEMO" "$ADMIN_TOKEN" >/dev/null
-  removed() { api GET "$AGENT_URL/api/v1/sandboxes/$DEMO_ID" "$AGENT_TOKEN" >/dev/null; [[ "$HTTP_STATUS" == 404 ]]; }
+  api DELETE "$CP_URL/api/v1/sandboxes/$DEMO" "$ADMIN_TOKEN"
+  removed() { api GET "$AGENT_URL/api/v1/sandboxes/$DEMO_ID" "$AGENT_TOKEN"; [[ "$HTTP_STATUS" == 404 ]]; }
   wait_for "the node agent to remove the demo sandbox" 60 "$AGENT_PID" "$AGENT_LOG" removed
   say "the demo sandbox is deleted"
   stop_all
