@@ -87,7 +87,7 @@ fi
 codes=""
 for url in "$CP/ui" "$CP/q/openapi" "$CP/q/metrics" "$AG/q/metrics" "$AG/q/openapi"; do
   grep -qF "$url" "$LOG" || codes+=" not-printed:$url"
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$url")
+  code=$(curl -sL -o /dev/null -w '%{http_code}' --max-time 10 "$url")
   [[ "$code" == 200 ]] || codes+=" $url=$code"
 done
 grep -qF "$FLOTILLA_DATA/control-plane/admin-token" "$LOG" || codes+=" admin-token-location-not-printed"
