@@ -80,7 +80,7 @@ KIND_LINE=$("$FLOTILLA_HOME/guest/lab/lab.sh" kvm-kind)
 KIND="${KIND_LINE%%[: ]*}"
 say "host KVM: $KIND_LINE"
 if $LINUX; then
-  "$FLOTILLA_HOME/guest/build.sh" all
+  "$FLOTILLA_HOME/guest/build.sh" all >/dev/null   # its progress goes to stderr; the paths come from guest_paths
   source "$FLOTILLA_HOME/scripts/lib.sh"
   guest_paths
 fi
@@ -88,7 +88,15 @@ fi
 # ---- services -----------------------------------------------------------------------------------
 CP_PID=""
 AGENT_PID=""
-tail_log() { echo "---- last lines of $1:" >&2; tail -n "${2:-40}" "$1" >&2 || true; echo "----" >&2; }
+# The log's tail, and before it the errors and their root causes (a Quarkus start failure ends in a stack trace).
+tail_log() {
+  local causes
+  causes=$(grep -E ' (ERROR|FATAL) |^Caused by: ' "$1" 2>/dev/null | tail -n 6 | cut -c1-400) || true
+  echo "---- last lines of $1:" >&2
+  tail -n "${2:-30}" "$1" >&2 || true
+  [[ -n "$causes" ]] && { echo "---- errors in it:" >&2; echo "$causes" >&2; }
+  echo "----" >&2
+}
 
 # Each service runs in its own session, so Ctrl-C reaches only this script, which stops them in order.
 start_service() { # NAME LOG ENV... -- JAVA ARGS...
@@ -185,7 +193,16 @@ AGENT_TOKEN=$(<"$AGENT_STATE/api-token")
 api GET "$AGENT_URL/api/v1/node" "$AGENT_TOKEN"
 NODE=$(jq -r '.name // empty' <<<"$BODY" 2>/dev/null || true)
 [[ -n "$NODE" ]] || fail "the node agent answers but GET /api/v1/node gave no node name (HTTP $HTTP_STATUS)"
-node_ready() { api GET "$CP_URL/api/v1/nodes/$NODE" "$ADMIN_TOKEN"; [[ "$HTTP_STATUS" == 200 && "$(jq -r .state <<<"$BODY")" == READY ]]; }
+node_ready() {
+  # The agent's own view first: a registration the control plane refuses will not succeed by waiting.
+  api GET "$AGENT_URL/api/v1/node" "$AGENT_TOKEN"
+  if [[ "$HTTP_STATUS" == 200 && "$(jq -r '.controlPlane.state // empty' <<<"$BODY")" == REJECTED ]]; then
+    tail_log "$AGENT_LOG" 10
+    fail "node $NODE did not register: $(jq -r '.controlPlane.lastError // "no reason given"' <<<"$BODY")"
+  fi
+  api GET "$CP_URL/api/v1/nodes/$NODE" "$ADMIN_TOKEN"
+  [[ "$HTTP_STATUS" == 200 && "$(jq -r .state <<<"$BODY")" == READY ]]
+}
 wait_for "node $NODE to register with the control plane" 120 "$AGENT_PID" "$AGENT_LOG" node_ready
 say "node $NODE registered and READY"
 
