@@ -7,7 +7,8 @@
 #      through the control plane's API and the agent's contract API; dashboard, OpenAPI and metrics answer;
 #      Ctrl-C (SIGINT) stops both services and frees both ports
 #   3. --once on the same data: the earlier demo is replaced, the run exits 0 and stops everything
-# Called by scripts/test.sh after the Maven build (the jars exist); runs in about a minute.
+#   4. a control plane that cannot start (bad setting): up fails with its exit status and the cause from its log
+# Called by scripts/test.sh after the Maven build (the jars exist); about 2 minutes on a busy 2-core machine.
 set -euo pipefail
 FLOTILLA_HOME="${FLOTILLA_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 cd "$FLOTILLA_HOME"
@@ -120,6 +121,18 @@ if ((rc == 0)) && grep -q "deleting the demo sandbox of an earlier run" <<<"$out
 else
   echo "$out" >&2
   flunk "up_once_replacesTheEarlierDemoAndExitsCleanly (status $rc)"
+fi
+
+# ---- 4. a service that fails to start -------------------------------------------------------------------
+rc=0
+out=$(FLOTILLA_SCHEDULER_FILTERS=no-such-filter "${UP[@]}" --once 2>&1) || rc=$?
+if ((rc != 0)) && grep -q "waiting for the control plane to be ready: the process exited with status" <<<"$out" \
+   && grep -q "unknown scheduler filter 'no-such-filter'" <<<"$out" && ! grep -q "starting the node agent" <<<"$out" \
+   && port_free "$CP_PORT" && port_free "$AGENT_PORT"; then
+  pass "up_controlPlaneFailsToStart_reportsTheCauseFromItsLog"
+else
+  echo "$out" | tail -n 30 >&2
+  flunk "up_controlPlaneFailsToStart_reportsTheCauseFromItsLog (status $rc)"
 fi
 
 if ((failures)); then echo "test-up: $failures failed" >&2; exit 1; fi
