@@ -127,7 +127,7 @@ stop_all() {
   stop_service "control plane" "$CP_PID"; CP_PID=""
 }
 trap stop_all EXIT
-trap 'echo; say "interrupted; stopping"; stop_all; exit 130' INT TERM
+trap 'echo; say "interrupted; stopping"; stop_all; exit 130' INT TERM HUP
 
 # curl wrapper: sets BODY and HTTP_STATUS (0: no answer) in this shell, so never call it inside $(...).
 # Never fails on HTTP errors: callers decide.
@@ -315,7 +315,7 @@ if $ONCE; then
 fi
 
 say "running; press Ctrl-C to stop the node agent and the control plane"
-trap 'echo; say "stopping"; stop_all; exit 0' INT TERM
+trap 'echo; say "stopping"; stop_all; exit 0' INT TERM HUP
 # wait -n returns when either service ends on its own (or a trapped signal arrives).
 set +e
 wait -n "$CP_PID" "$AGENT_PID"
