@@ -13,6 +13,7 @@
 #     deletes the demo sandbox, stops both services and exits (0 when every step worked).
 # Logs: $FLOTILLA_DATA/up/{control-plane,node-agent}.log. $FLOTILLA_DATA defaults to ~/.local/share/flotilla.
 set -euo pipefail
+FLOTILLA_HOME="${FLOTILLA_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 cd "$FLOTILLA_HOME"
 
 say() { echo "flotilla up: $*"; }
@@ -28,7 +29,7 @@ while (($#)); do
     --no-linux) LINUX=false ;;
     --port) CP_PORT="${2:?--port needs a number}"; shift ;;
     --agent-port) AGENT_PORT="${2:?--agent-port needs a number}"; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) fail "unknown option '$1' (options: --once, --no-linux, --port N, --agent-port N)" ;;
   esac
   shift
@@ -37,6 +38,7 @@ for p in "$CP_PORT" "$AGENT_PORT"; do
   [[ "$p" =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535)) || fail "'$p' is not a TCP port number (1-65535)"
 done
 [[ "$CP_PORT" != "$AGENT_PORT" ]] || fail "the control plane and the node agent need different ports (both are $CP_PORT)"
+[[ -x "${JAVA_HOME:-}/bin/java" ]] || fail "JAVA_HOME must name a JDK 25 or newer (./flotilla up finds one and sets it)"
 for tool in curl jq ss; do
   command -v "$tool" >/dev/null || fail "'$tool' is needed (Debian package: $([[ $tool == ss ]] && echo iproute2 || echo "$tool"))"
 done
