@@ -38,7 +38,7 @@ for p in "$CP_PORT" "$AGENT_PORT"; do
   [[ "$p" =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535)) || fail "'$p' is not a TCP port number (1-65535)"
 done
 [[ "$CP_PORT" != "$AGENT_PORT" ]] || fail "the control plane and the node agent need different ports (both are $CP_PORT)"
-[[ -x "${JAVA_HOME:-}/bin/java" ]] || fail "JAVA_HOME must name a JDK 25 or newer (./flotilla up finds one and sets it)"
+[[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]] || fail "JAVA_HOME must name a JDK 25 or newer (./flotilla up finds one and sets it)"
 for tool in curl jq ss; do
   command -v "$tool" >/dev/null || fail "'$tool' is needed (Debian package: $([[ $tool == ss ]] && echo iproute2 || echo "$tool"))"
 done
