@@ -2,6 +2,7 @@
 # Every test tier, in order. Called by `./flotilla test` (which found the JDK and installed packages).
 #  1. unit and native-KVM tests of every module (Maven; tiny guests run on any /dev/kvm)
 #     then the bare-host install files (deploy/, staged into a scratch root)
+#     then `./flotilla up` end to end with tiny guests (scripts/test-up.sh, scratch data and free ports)
 #  2. guest artifacts (kernel, initramfs), cached outside the checkout
 #  3. guest artifact and lab self-check (QEMU boots our kernel inside the lab)
 #  4. Linux end-to-end tests of the engine: natively on hardware KVM, inside one lab boot on PVM
@@ -16,6 +17,9 @@ mvn -B -q install
 
 step "1b/4 bare-host install files (deploy/test.sh)"
 "$FLOTILLA_HOME/deploy/test.sh"
+
+step "1c/4 ./flotilla up with tiny guests: control plane, node agent, demo sandbox, Ctrl-C (scripts/test-up.sh)"
+"$FLOTILLA_HOME/scripts/test-up.sh"
 
 step "2/4 guest artifacts"
 "$FLOTILLA_HOME/guest/build.sh" all
