@@ -38,7 +38,8 @@ public final class ContainerImages {
         try {
             ref = ImageReference.parse(reference);
         } catch (RuntimeException e) {
-            throw new ContainerException("image reference '" + reference + "' is invalid: " + e.getMessage(), e);
+            // The parser's message already names the reference and the rule it breaks.
+            throw new ContainerException(e.getMessage(), e);
         }
         try {
             Optional<Image> stored = store.find(ref);

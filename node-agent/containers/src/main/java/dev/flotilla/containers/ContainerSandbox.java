@@ -102,11 +102,13 @@ public final class ContainerSandbox implements AutoCloseable {
     private final AgentClient agent;
     private final ImageConfig imageConfig;
     private final Events events;
+    private final String hostname;
     private final Map<String, Container> containers = new ConcurrentHashMap<>();
     private volatile String lostReason;
 
-    private ContainerSandbox(String name, AgentClient agent, ImageConfig imageConfig, Events events) {
+    private ContainerSandbox(String name, AgentClient agent, ImageConfig imageConfig, Events events, String hostname) {
         this.name = name;
+        this.hostname = hostname;
         this.agent = agent;
         this.imageConfig = imageConfig;
         this.events = events;
@@ -129,7 +131,7 @@ public final class ContainerSandbox implements AutoCloseable {
         } catch (AgentException e) {
             throw new ContainerException("sandbox " + name + ": the guest agent did not come up: " + e.getMessage(), e);
         }
-        ContainerSandbox sandbox = new ContainerSandbox(name, agent, imageConfig, events);
+        ContainerSandbox sandbox = new ContainerSandbox(name, agent, imageConfig, events, settings.hostname());
         try {
             agent.createSandbox(createSandbox(settings));
         } catch (AgentException e) {
@@ -174,6 +176,8 @@ public final class ContainerSandbox implements AutoCloseable {
         ContainerSpec spec = ContainerSpec.newBuilder().setProcess(process)
                 .setRoot(Root.newBuilder().setDevice(GuestWiring.ROOT_DEVICE).setFsType(GuestWiring.ROOT_FS_TYPE))
                 .setNamespaces(Namespaces.newBuilder().setPid(true).setUts(true).setIpc(true))
+                // Like the containers of a pod, every container answers to the sandbox's host name.
+                .setHostname(hostname)
                 .build();
         c.log.exit().whenComplete((status, failure) -> {
             if (status != null) {
