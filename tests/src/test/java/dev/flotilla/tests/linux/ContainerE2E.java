@@ -168,4 +168,20 @@ class ContainerE2E {
     void storedImage_secondPrepare_doesNotPullAgain() {
         assertTrue(!images.prepare(registryAddress + "/e2e/hello:v1").pulled());
     }
+
+    @Test
+    @Order(20)
+    void guestGoesDown_runningContainerAndSandboxReportTheLostAgent() throws Exception {
+        ContainerSandbox.Container longRunning = launched.sandbox().run("long", List.of("echo up; exec sleep 600"), List.of());
+        assertTrue(longRunning.log().awaitText("up", RUN_TIMEOUT), longRunning.log().text());
+        launched.sandbox().shutdown();
+        java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> longRunning.log().exit().get(RUN_TIMEOUT.toSeconds(), TimeUnit.SECONDS));
+        assertTrue(e.getCause() instanceof dev.flotilla.agent.client.AgentDisconnectedException, String.valueOf(e.getCause()));
+        assertTrue(launched.sandbox().lostReason() != null && launched.sandbox().lostReason().contains("guest agent at vsock"),
+                "the sandbox says why its agent is gone: " + launched.sandbox().lostReason());
+        assertTrue(launched.vm().awaitExit(RUN_TIMEOUT).isPresent(), "the VM ended after Shutdown");
+        ContainerException after = assertThrows(ContainerException.class, () -> launched.sandbox().run("late", List.of(), List.of()));
+        assertTrue(after.getMessage().startsWith("sandbox e2e-box: cannot create container late: "), after.getMessage());
+    }
 }
