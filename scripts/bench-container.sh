@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `./flotilla bench container-start [--runs N] [--vcpus V] [--memory MiB] [--json FILE]`: time from "run this
+# `./flotilla bench container-start [--runs N] [--warmup N] [--vcpus V] [--memory MiB] [--json FILE]`: time from "run this
 # image" (already pulled) to the container's first output line, in phases (rootfs attach, VM boot, agent ready,
 # container start), p50/p95. Natively on hardware KVM; elsewhere (PVM here) inside the lab, like `bench boot`.
 # Needs `mvn install` (node-agent/containers/target/bench.classpath) and the guest artifacts.

@@ -22,7 +22,7 @@ import java.util.Set;
  * output line, split into rootfs attach (store lookup and erofs root ready, VM config wired), VM boot (VM built and
  * started to the guest's boot-timer write), agent ready (vsock connect, Hello, sandbox created) and container start
  * (create + start to the first output chunk on the host). The image is built here from busybox-static, pushed to a
- * loopback docker-registry and pulled once before the timed runs. Prints p50/p95 per phase; {@code --json FILE}
+ * loopback docker-registry and pulled once before the timed runs; {@code --warmup N} (default 1) launches are not counted. Prints p50/p95 per phase; {@code --json FILE}
  * writes every run.
  */
 public final class ContainerStartBench {
@@ -34,12 +34,14 @@ public final class ContainerStartBench {
         String initrd = option(args, "--initrd", "");
         String cmdline = option(args, "--cmdline", "console=ttyS0");
         int runs = Integer.parseInt(option(args, "--runs", "5"));
+        // The first launch in a fresh JVM pays class loading and JIT in every phase: reported, not counted.
+        int warmup = Integer.parseInt(option(args, "--warmup", "1"));
         int vcpus = Integer.parseInt(option(args, "--vcpus", "1"));
         int memory = Integer.parseInt(option(args, "--memory", "256"));
         String json = option(args, "--json", "");
         if (!args.isEmpty()) {
             throw new IllegalArgumentException("unknown arguments " + args
-                    + "; usage: bench container-start --kernel K [--initrd I] [--cmdline C] [--runs N] [--vcpus V] [--memory MiB] [--json FILE]");
+                    + "; usage: bench container-start --kernel K [--initrd I] [--cmdline C] [--runs N] [--warmup N] [--vcpus V] [--memory MiB] [--json FILE]");
         }
         Path dir = Files.createTempDirectory("fl-bench-container");
         try (LoopbackRegistry registry = LoopbackRegistry.start(dir.resolve("registry"))) {
@@ -51,15 +53,17 @@ public final class ContainerStartBench {
             ContainerLauncher launcher = new ContainerLauncher(images, new ContainerLauncher.Guest(kernel,
                     initrd.isEmpty() ? Optional.empty() : Optional.of(Path.of(initrd)), cmdline, vcpus, memory), LinuxBoot::load);
             List<ContainerLauncher.Phases> results = new ArrayList<>();
-            for (int i = 0; i < runs; i++) {
+            for (int i = 0; i < warmup + runs; i++) {
                 try (ContainerLauncher.Launched l = launcher.launch("bench-" + i, image, List.of(), OutputStream.nullOutputStream(),
                         Duration.ofSeconds(300), true)) {
                     String out = l.container().log().text();
                     if (!out.startsWith("first-line")) {
                         throw new IllegalStateException("run " + i + ": the container's first output was '" + out + "', not first-line");
                     }
-                    results.add(l.phases());
-                    System.out.printf(Locale.ROOT, "run %d: rootfs %.1f ms, vm boot %.1f ms, agent ready %.1f ms, container start %.1f ms, total %.1f ms%n",
+                    if (i >= warmup) {
+                        results.add(l.phases());
+                    }
+                    System.out.printf(Locale.ROOT, (i < warmup ? "warm-up " : "") + "run %d: rootfs %.1f ms, vm boot %.1f ms, agent ready %.1f ms, container start %.1f ms, total %.1f ms%n",
                             i, ms(l.phases().rootfsNanos()), ms(l.phases().vmBootNanos()), ms(l.phases().agentReadyNanos()),
                             ms(l.phases().containerStartNanos()), ms(l.phases().totalNanos()));
                 }
