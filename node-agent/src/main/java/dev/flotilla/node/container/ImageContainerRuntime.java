@@ -39,7 +39,6 @@ public class ImageContainerRuntime implements ContainerRuntime {
     NodeConfig config;
 
     private volatile ContainerImages images;
-    private final Map<String, ContainerImages.RootImage> prepared = new ConcurrentHashMap<>();
     private final Map<String, ContainerSandbox> running = new ConcurrentHashMap<>();
 
     private ContainerImages images() {
@@ -77,9 +76,7 @@ public class ImageContainerRuntime implements ContainerRuntime {
             throw new ApiException(501, "sandbox %s asks for image %s, but %s".formatted(spec.name(), spec.image(), unavailableReason()));
         }
         try {
-            ContainerImages.RootImage root = images().prepare(spec.image());
-            prepared.put(spec.id(), root);
-            return Optional.of(root.rootfs());
+            return Optional.of(images().prepare(spec.image()).rootfs());
         } catch (ContainerException e) {
             // The reference, the registry's answer or the unpack was wrong: the request cannot be served as given.
             throw new ApiException(422, "sandbox " + spec.name() + ": " + e.getMessage());
@@ -88,12 +85,18 @@ public class ImageContainerRuntime implements ContainerRuntime {
 
     @Override
     public void started(SandboxSpec spec, MicroVm vm, Optional<NetAttachment> network, Outcome outcome) {
-        ContainerImages.RootImage root = prepared.get(spec.id());
-        if (root == null) {
-            outcome.end(true, "its image was not prepared before the VM was built");
-            return;
-        }
-        Thread.ofVirtual().name("containers-" + spec.id()).start(() -> connectAndRun(spec, vm, root, network, outcome));
+        Thread.ofVirtual().name("containers-" + spec.id()).start(() -> {
+            ContainerImages.RootImage root;
+            try {
+                // Already in the store since prepare(): a lookup, no registry round trip (kept nowhere in between,
+                // so a sandbox refused at admission leaves nothing behind).
+                root = images().prepare(spec.image());
+            } catch (ContainerException e) {
+                outcome.end(true, e.getMessage());
+                return;
+            }
+            connectAndRun(spec, vm, root, network, outcome);
+        });
     }
 
     private void connectAndRun(SandboxSpec spec, MicroVm vm, ContainerImages.RootImage root, Optional<NetAttachment> network,
@@ -132,7 +135,6 @@ public class ImageContainerRuntime implements ContainerRuntime {
 
     @Override
     public void ended(String sandboxId) {
-        prepared.remove(sandboxId);
         ContainerSandbox s = running.get(sandboxId);
         if (s != null) {
             s.close();
