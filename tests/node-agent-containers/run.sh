@@ -5,6 +5,7 @@
 # On a host without hardware KVM (PVM here) it re-runs itself inside the lab. Needs `mvn install` and
 # `mvn -pl node-agent package`, and the guest artifacts.
 set -uo pipefail
+SELF=$(realpath "$0")
 cd "$FLOTILLA_HOME"
 OUT="${FLOTILLA_AGENT_CONTAINERS_OUT:-$FLOTILLA_HOME/tests/target/node-agent-containers}"
 if [[ "${1:-}" != --inside ]]; then
@@ -13,10 +14,10 @@ if [[ "${1:-}" != --inside ]]; then
   mkdir -p "$OUT"
   kind_line=$("$FLOTILLA_HOME/guest/lab/lab.sh" kvm-kind)
   case "${kind_line%%:*}" in
-    hardware) exec "$0" --inside ;;
+    hardware) exec "$SELF" --inside ;;
     *) exec "$FLOTILLA_HOME/guest/lab/lab.sh" run --rw "$OUT" --timeout "${FLOTILLA_E2E_TIMEOUT:-1200}" -- \
          env FLOTILLA_HOME="$FLOTILLA_HOME" JAVA_HOME="$JAVA_HOME" FLOTILLA_AGENT_CONTAINERS_OUT="$OUT" \
-         FLOTILLA_KERNEL="$FLOTILLA_KERNEL" FLOTILLA_INITRD="$FLOTILLA_INITRD" FLOTILLA_CMDLINE="$FLOTILLA_CMDLINE" /bin/bash "$0" --inside ;;
+         FLOTILLA_KERNEL="$FLOTILLA_KERNEL" FLOTILLA_INITRD="$FLOTILLA_INITRD" FLOTILLA_CMDLINE="$FLOTILLA_CMDLINE" /bin/bash "$SELF" --inside ;;
   esac
 fi
 
