@@ -13,7 +13,7 @@ guest_paths
 
 RESULTS="${FLOTILLA_E2E_RESULTS:-$FLOTILLA_HOME/tests/target/e2e-results}"
 rm -rf "$RESULTS"; mkdir -p "$RESULTS"
-CP="$FLOTILLA_HOME/tests/target/test-classes:$FLOTILLA_HOME/vmm-engine/target/classes:$FLOTILLA_HOME/node-agent/agent-client/target/classes:$(cat tests/target/e2e.classpath)"
+CP="$FLOTILLA_HOME/tests/target/test-classes:$FLOTILLA_HOME/vmm-engine/target/classes:$FLOTILLA_HOME/node-agent/agent-client/target/classes:$FLOTILLA_HOME/node-agent/images/target/classes:$FLOTILLA_HOME/node-agent/containers/target/classes:$(cat tests/target/e2e.classpath)"
 
 select=("$@")
 ((${#select[@]})) || select=(--select-package dev.flotilla.tests --include-classname '.*E2E')

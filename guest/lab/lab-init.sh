@@ -82,6 +82,9 @@ while read -r tag dir; do
   say "rw: $dir"
 done </ctl/mounts
 
+# Loopback up: suites start local servers (e.g. a container registry on 127.0.0.1).
+ip link set lo up 2>/dev/null || chroot $R ip link set lo up 2>/dev/null || say "loopback could not be brought up"
+
 mkdir -p $R/run/flotilla-lab
 cp /ctl/job.sh $R/run/flotilla-lab/job.sh
 say "running the job"

@@ -13,7 +13,7 @@
  *   <li>{@code vm}: guests: the Linux guest (kernel and initramfs from guest/build.sh) and the tiny guest, a few bytes
  *       of machine code that runs on any KVM, PVM included.</li>
  *   <li>{@code console}: serial output kept per VM and streamed over WebSocket; {@code network}: bridge, taps, address
- *       pool, nftables; {@code container}: the seam where the container runtime (images, in-guest agent) plugs in;
+ *       pool, nftables; {@code container}: the container runtime (image store, in-guest agent; module node-agent/containers) and its endpoints;
  *       {@code metrics}, {@code health}, {@code info}: observability; {@code api}: bearer auth and problem+json;
  *       {@code bench}, {@code cli}: the density benchmark and the command line, both plain HTTP clients.</li>
  * </ul>

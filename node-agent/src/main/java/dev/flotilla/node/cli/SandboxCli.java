@@ -33,6 +33,7 @@ public final class SandboxCli {
                    sandbox run [--name NAME] [--guest tiny|linux] [--vcpus N] [--memory MIB] [--network] [--image IMAGE] [-- CMD ARGS...]
                    sandbox get|stop|rm REF
                    sandbox console REF        (serial console; Ctrl-] ends)
+                   sandbox logs REF [CONTAINER] [-f]   (a container's output, default container main; -f follows)
                    node
             agent: $FLOTILLA_AGENT_URL (default http://127.0.0.1:7070), token $FLOTILLA_AGENT_TOKEN or the agent's api-token file""";
 
@@ -93,6 +94,7 @@ public final class SandboxCli {
                 out.println("removed " + one(rest));
             }
             case "console" -> console(one(rest));
+            case "logs" -> logs(rest);
             default -> {
                 System.err.println("unknown sandbox command '" + verb + "'\n" + USAGE);
                 return 2;
@@ -223,6 +225,36 @@ public final class SandboxCli {
             }
         });
         closed.join();
+    }
+
+    /** Copies a container's logs to stdout; with -f until the container ends. */
+    private void logs(List<String> rest) {
+        boolean follow = rest.contains("-f") || rest.contains("--follow");
+        List<String> names = rest.stream().filter(a -> !a.equals("-f") && !a.equals("--follow")).toList();
+        if (names.isEmpty() || names.size() > 2) {
+            throw new CliException("expected a sandbox and optionally a container\n" + USAGE);
+        }
+        String container = names.size() == 2 ? names.get(1) : "main";
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/api/v1/sandboxes/" + names.get(0) + "/containers/"
+                        + container + "/logs?follow=" + follow))
+                .header("Authorization", "Bearer " + token).header("Accept", "text/plain, application/problem+json").GET().build();
+        try {
+            HttpResponse<java.io.InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            try (java.io.InputStream in = r.body()) {
+                if (r.statusCode() / 100 != 2) {
+                    String body = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                    JsonNode json = body.isBlank() ? JSON.createObjectNode() : JSON.readTree(body);
+                    throw new CliException("the node agent refused: HTTP " + r.statusCode() + ": " + json.path("detail").asText(body));
+                }
+                in.transferTo(out);
+                out.flush();
+            }
+        } catch (IOException e) {
+            throw new CliException("cannot reach the node agent at " + base + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException("interrupted");
+        }
     }
 
     private JsonNode call(String method, String path, String body) {

@@ -35,6 +35,24 @@ public interface NodeConfig {
 
     ControlPlane controlPlane();
 
+    Containers containers();
+
+    interface Containers {
+        /** Run OCI images (off: sandboxes with an image are refused with 501). */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** The image store: blobs, image records and erofs root filesystems. Default {@code <state-dir>/images}. */
+        Optional<String> imageStoreDir();
+
+        /** Registries spoken to over plain HTTP (host:port, comma-separated), e.g. a registry on loopback. */
+        Optional<List<String>> insecureRegistries();
+
+        /** How long the guest agent may take to answer after the guest signalled boot. */
+        @WithDefault("60s")
+        Duration agentTimeout();
+    }
+
     interface Auth {
         /**
          * Bearer tokens accepted by the API (comma-separated). Empty: one is generated into

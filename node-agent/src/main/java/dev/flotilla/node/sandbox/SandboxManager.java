@@ -3,6 +3,7 @@ package dev.flotilla.node.sandbox;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flotilla.contract.v1.KvmKind;
 import dev.flotilla.contract.v1.VmState;
+import dev.flotilla.containers.GuestWiring;
 import dev.flotilla.node.api.ApiException;
 import dev.flotilla.node.capacity.Capacity;
 import dev.flotilla.node.capacity.ResourceLedger;
@@ -292,9 +293,11 @@ public class SandboxManager {
             if (net != null) {
                 b.device(NetDeviceConfig.of(net.tap()).withMac(MacAddress.parse(net.mac())));
             }
-            rootImage.ifPresent(p -> {
-                throw new IllegalStateException("root images are prepared by the container runtime, which this build lacks");
-            });
+            if (rootImage.isPresent()) {
+                // The image as a read-only disk, vsock for the guest agent, and init told to run that agent.
+                GuestWiring.attach(b, rootImage.get());
+                b.cmdline(GuestWiring.cmdline(config.guests().linuxCmdline() + " " + spec.kernelArgs()));
+            }
             vm = MicroVm.create(b.build(), loader);
             synchronized (sandbox) {
                 if (sandbox.state != VmState.STARTING) {
@@ -356,6 +359,16 @@ public class SandboxManager {
                     persist(sandbox);
                 }
             }
+            if (sandbox.spec.image() != null) {
+                containers.started(sandbox.spec, vm, Optional.ofNullable(sandbox.network), (failed, message) -> {
+                    synchronized (sandbox) {
+                        if (sandbox.vm != vm) {
+                            return;
+                        }
+                    }
+                    stopVm(sandbox, failed ? VmState.FAILED : VmState.STOPPED, message);
+                });
+            }
             ExitReason reason = vm.awaitExit();
             vmEnded(sandbox, vm, reason, null);
         } catch (InterruptedException e) {
@@ -412,6 +425,9 @@ public class SandboxManager {
 
     /** The final transition: resources, tap and address released once; the record persisted. */
     private void end(Sandbox sandbox, VmState finalState, String message) {
+        if (sandbox.spec.image() != null) {
+            containers.ended(sandbox.spec.id());
+        }
         NetAttachment net;
         boolean release;
         synchronized (sandbox) {
@@ -460,6 +476,9 @@ public class SandboxManager {
             byName.remove(sandbox.spec.name(), sandbox);
         }
         stopVm(sandbox, VmState.STOPPED, "deleted");
+        if (sandbox.spec.image() != null) {
+            containers.deleted(sandbox.spec.id());
+        }
         store.delete(sandbox.spec.id());
         return true;
     }

@@ -1,0 +1,299 @@
+package dev.flotilla.containers;
+
+import dev.flotilla.agent.client.AgentClient;
+import dev.flotilla.agent.client.AgentErrorException;
+import dev.flotilla.agent.client.AgentException;
+import dev.flotilla.agent.protocol.ContainerSpec;
+import dev.flotilla.agent.protocol.CreateSandbox;
+import dev.flotilla.agent.protocol.ErrorCode;
+import dev.flotilla.agent.protocol.ExitStatus;
+import dev.flotilla.agent.protocol.Interface;
+import dev.flotilla.agent.protocol.Namespaces;
+import dev.flotilla.agent.protocol.Process;
+import dev.flotilla.agent.protocol.Root;
+import dev.flotilla.images.ImageConfig;
+import dev.flotilla.vmm.MicroVm;
+import dev.flotilla.vmm.devices.virtio.vsock.VsockHost;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+
+/**
+ * The containers of one running microVM, through its guest agent. Created by {@link #connect} once the VM runs
+ * (its config wired by {@link GuestWiring}); every container's root is the VM's read-only image disk with a
+ * private writable layer (the agent's overlay), in its own pid, uts and ipc namespaces, sharing the VM's network.
+ * Thread-safe.
+ */
+public final class ContainerSandbox implements AutoCloseable {
+    /** Container and exec ids as the agent accepts them. */
+    public static final Pattern ID = Pattern.compile("[A-Za-z0-9_.-]{1,63}");
+    /** Output retained per process: enough for a log tail, bounded so that a chatty container cannot grow the host's heap. */
+    public static final int LOG_BYTES = 256 * 1024;
+
+    /** What the sandbox's owner hears about: a container's exit, the agent's loss. Called on the client's reader thread. */
+    public interface Events {
+        default void containerExited(String containerId, ExitStatus status) {}
+
+        default void agentLost(String reason) {}
+
+        Events NONE = new Events() {};
+    }
+
+    /** How the guest's network is set up: its interface address and gateway; empty for none. */
+    public record Network(String ipv4Cidr, String gateway) {
+    }
+
+    /** Settings of the sandbox inside the guest. */
+    public record Settings(String hostname, Optional<Network> network, List<String> dnsServers) {
+        public Settings {
+            dnsServers = List.copyOf(dnsServers);
+        }
+
+        public static Settings hostname(String hostname) {
+            return new Settings(hostname, Optional.empty(), List.of());
+        }
+    }
+
+    /** One container: its request, its output and exit, and its execs. */
+    public static final class Container {
+        private final String id;
+        private final List<String> args;
+        private final ContainerLog log = new ContainerLog(LOG_BYTES);
+        private final Map<String, ContainerLog> execs = new ConcurrentHashMap<>();
+        private volatile boolean started;
+
+        Container(String id, List<String> args) {
+            this.id = id;
+            this.args = List.copyOf(args);
+        }
+
+        public String id() {
+            return id;
+        }
+
+        public List<String> args() {
+            return args;
+        }
+
+        public ContainerLog log() {
+            return log;
+        }
+
+        public boolean started() {
+            return started;
+        }
+
+        /** The exit status once it ended. */
+        public Optional<ExitStatus> exitStatus() {
+            var exit = log.exit();
+            return exit.isDone() && !exit.isCompletedExceptionally() ? Optional.of(exit.join()) : Optional.empty();
+        }
+
+        public Optional<ContainerLog> exec(String execId) {
+            return Optional.ofNullable(execs.get(execId));
+        }
+    }
+
+    private final String name;
+    private final AgentClient agent;
+    private final ImageConfig imageConfig;
+    private final Events events;
+    private final String hostname;
+    private final Map<String, Container> containers = new ConcurrentHashMap<>();
+    private volatile String lostReason;
+
+    private ContainerSandbox(String name, AgentClient agent, ImageConfig imageConfig, Events events, String hostname) {
+        this.name = name;
+        this.hostname = hostname;
+        this.agent = agent;
+        this.imageConfig = imageConfig;
+        this.events = events;
+    }
+
+    /**
+     * Reaches the guest agent of {@code vm} (retrying while the guest boots, up to {@code timeout}) and creates the
+     * sandbox in it.
+     *
+     * @throws ContainerException naming the sandbox when the VM has no vsock device, the agent never answers, or
+     *                            it refuses the sandbox settings
+     */
+    public static ContainerSandbox connect(String name, MicroVm vm, ImageConfig imageConfig, Settings settings,
+                                           Duration timeout, Events events) throws InterruptedException {
+        VsockHost vsock = vm.vsock().orElseThrow(() -> new ContainerException(
+                "sandbox " + name + " has no vsock device: its VM was not wired for containers"));
+        AgentClient agent;
+        try {
+            agent = AgentClient.connect(vsock, timeout);
+        } catch (AgentException e) {
+            throw new ContainerException("sandbox " + name + ": the guest agent did not come up: " + e.getMessage(), e);
+        }
+        ContainerSandbox sandbox = new ContainerSandbox(name, agent, imageConfig, events, settings.hostname());
+        try {
+            agent.createSandbox(createSandbox(settings));
+        } catch (AgentException e) {
+            agent.close();
+            throw new ContainerException("sandbox " + name + ": the guest agent refused the sandbox settings: " + e.getMessage(), e);
+        }
+        return sandbox;
+    }
+
+    static CreateSandbox createSandbox(Settings settings) {
+        CreateSandbox.Builder b = CreateSandbox.newBuilder().setHostname(settings.hostname()).addAllDnsServers(settings.dnsServers());
+        settings.network().ifPresent(n -> {
+            b.addInterfaces(Interface.newBuilder().setName("eth0").setIpv4Cidr(n.ipv4Cidr()));
+            if (n.gateway() != null && !n.gateway().isBlank()) {
+                b.setIpv4Gateway(n.gateway());
+            }
+        });
+        return b.build();
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public ImageConfig imageConfig() {
+        return imageConfig;
+    }
+
+    /** Null while the agent is reachable, else why it is not. */
+    public String lostReason() {
+        return lostReason;
+    }
+
+    /** Creates a container running the image's process, with {@code command} replacing Cmd when not empty. */
+    public Container create(String containerId, List<String> command, List<String> env) throws InterruptedException {
+        checkId(containerId, "container");
+        Process process = ProcessTemplate.from(imageConfig, command, env);
+        Container c = new Container(containerId, process.getArgsList());
+        if (containers.putIfAbsent(containerId, c) != null) {
+            throw new ContainerException("sandbox " + name + " already has a container " + containerId);
+        }
+        ContainerSpec spec = ContainerSpec.newBuilder().setProcess(process)
+                .setRoot(Root.newBuilder().setDevice(GuestWiring.ROOT_DEVICE).setFsType(GuestWiring.ROOT_FS_TYPE))
+                .setNamespaces(Namespaces.newBuilder().setPid(true).setUts(true).setIpc(true))
+                // Like the containers of a pod, every container answers to the sandbox's host name.
+                .setHostname(hostname)
+                .build();
+        c.log.exit().whenComplete((status, failure) -> {
+            if (status != null) {
+                events.containerExited(containerId, status);
+            } else {
+                lost(failure.getMessage());
+            }
+        });
+        try {
+            agent.createContainer(containerId, spec, c.log);
+        } catch (AgentException e) {
+            containers.remove(containerId);
+            throw failure("create container " + containerId, e);
+        }
+        return c;
+    }
+
+    public void start(String containerId) throws InterruptedException {
+        Container c = container(containerId);
+        try {
+            agent.startContainer(containerId);
+            c.started = true;
+        } catch (AgentException e) {
+            throw failure("start container " + containerId, e);
+        }
+    }
+
+    /** Creates and starts. */
+    public Container run(String containerId, List<String> command, List<String> env) throws InterruptedException {
+        Container c = create(containerId, command, env);
+        start(containerId);
+        return c;
+    }
+
+    public Container container(String containerId) {
+        Container c = containers.get(containerId);
+        if (c == null) {
+            throw new ContainerNotFoundException("sandbox " + name + " has no container " + containerId);
+        }
+        return c;
+    }
+
+    public List<Container> containers() {
+        return List.copyOf(containers.values());
+    }
+
+    /** Sends {@code signal} (1-64) to the container's process. */
+    public void signal(String containerId, int signal) throws InterruptedException {
+        container(containerId);
+        if (signal < 1 || signal > 64) {
+            throw new ContainerException("signal " + signal + " is not a Linux signal number (1-64)");
+        }
+        try {
+            agent.signal(containerId, "", signal);
+        } catch (AgentException e) {
+            throw failure("signal container " + containerId, e);
+        }
+    }
+
+    /** Runs {@code args} in the running container's namespaces, with the image's env and working directory. */
+    public ContainerLog exec(String containerId, String execId, List<String> args) throws InterruptedException {
+        Container c = container(containerId);
+        checkId(execId, "exec");
+        if (args.isEmpty()) {
+            throw new ContainerException("exec " + execId + " in container " + containerId + " needs a command");
+        }
+        Process base = ProcessTemplate.from(imageConfig, List.of("true"), List.of());
+        Process process = base.toBuilder().clearArgs().addAllArgs(args).build();
+        ContainerLog log = new ContainerLog(LOG_BYTES);
+        if (c.execs.putIfAbsent(execId, log) != null) {
+            throw new ContainerException("container " + containerId + " already has an exec " + execId);
+        }
+        try {
+            agent.exec(containerId, execId, process, log);
+            agent.closeStdin(containerId, execId);
+        } catch (AgentException e) {
+            c.execs.remove(execId);
+            throw failure("exec " + execId + " in container " + containerId, e);
+        }
+        return log;
+    }
+
+    /** Asks the guest to power off (the VM then ends). */
+    public void shutdown() throws InterruptedException {
+        try {
+            agent.shutdown();
+        } catch (AgentException e) {
+            throw failure("shut down", e);
+        }
+    }
+
+    private void lost(String reason) {
+        if (lostReason == null) {
+            lostReason = reason;
+            events.agentLost(reason);
+        }
+    }
+
+    private ContainerException failure(String what, AgentException e) {
+        if (e instanceof AgentErrorException err && err.code() == ErrorCode.NOT_FOUND) {
+            return new ContainerNotFoundException("sandbox " + name + ": cannot " + what + ": " + e.getMessage());
+        }
+        if (!agent.isConnected()) {
+            lost(e.getMessage());
+        }
+        return new ContainerException("sandbox " + name + ": cannot " + what + ": " + e.getMessage(), e);
+    }
+
+    private static void checkId(String id, String what) {
+        if (id == null || !ID.matcher(id).matches()) {
+            throw new ContainerException(what + " id '" + id + "' must be 1-63 characters of A-Z, a-z, 0-9, '_', '.', '-'");
+        }
+    }
+
+    @Override
+    public void close() {
+        agent.close();
+    }
+}
