@@ -92,7 +92,7 @@ class SandboxApiTest {
                 .body("kvm.kind", notNullValue())
                 .body("capacity.vcpus", greaterThanOrEqualTo(1))
                 .body("capacity.vms", equalTo(64))
-                .body("containers.available", equalTo(false))
+                .body("containers.available", equalTo(true))
                 .body("controlPlane.state", equalTo("STANDALONE"))
                 .body("jvm.threads", greaterThanOrEqualTo(1));
     }
