@@ -3,6 +3,8 @@ package dev.flotilla.vmm.boot;
 import dev.flotilla.vmm.memory.GuestMemory;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -11,11 +13,13 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 
 /**
  * A kernel or initrd file opened for loading. Reads are bounds-checked against the file's size
  * (a truncated or lying image is a {@link BootException}, not an exception from deep inside NIO),
- * and guest-memory copies go straight from the file into the guest's backing memory.
+ * and guest-memory copies come from the process's {@link ImageCache} or, for files too large to
+ * cache, straight from the file into the guest's backing memory.
  */
 final class ImageFile implements AutoCloseable {
 
@@ -23,12 +27,15 @@ final class ImageFile implements AutoCloseable {
     private final String role;
     private final FileChannel channel;
     private final long size;
+    /** The whole file from the cache, or null to read through {@link #channel}. */
+    private final MemorySegment contents;
 
-    private ImageFile(Path path, String role, FileChannel channel, long size) {
+    private ImageFile(Path path, String role, FileChannel channel, long size, MemorySegment contents) {
         this.path = path;
         this.role = role;
         this.channel = channel;
         this.size = size;
+        this.contents = contents;
     }
 
     /** Opens {@code path}; {@code role} ("kernel", "initrd") goes into error messages. */
@@ -39,7 +46,11 @@ final class ImageFile implements AutoCloseable {
         try {
             FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
             try {
-                return new ImageFile(path, role, channel, channel.size());
+                BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class);
+                long size = channel.size();
+                MemorySegment contents = attributes.size() == size && ImageCache.cacheable(size)
+                        ? ImageCache.contents(path.toAbsolutePath().normalize(), attributes, channel) : null;
+                return new ImageFile(path, role, channel, size, contents);
             } catch (IOException e) {
                 channel.close();
                 throw e;
@@ -69,6 +80,9 @@ final class ImageFile implements AutoCloseable {
     /** Reads exactly {@code [offset, offset + length)}, which must lie within the file. */
     byte[] read(long offset, int length) throws BootException {
         requireWithin(offset, length, "data");
+        if (contents != null) {
+            return contents.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE);
+        }
         ByteBuffer buffer = ByteBuffer.allocate(length);
         fill(buffer, offset);
         return buffer.array();
@@ -77,6 +91,10 @@ final class ImageFile implements AutoCloseable {
     /** Copies {@code [offset, offset + length)} of the file to guest memory at {@code gpa}. */
     void copyTo(GuestMemory memory, long gpa, long offset, long length) throws BootException {
         requireWithin(offset, length, "data");
+        if (contents != null) {
+            MemorySegment.copy(contents, offset, memory.slice(gpa, length), 0, length);
+            return;
+        }
         // Chunked, since a ByteBuffer view is limited to 2 GiB.
         long done = 0;
         while (done < length) {
