@@ -125,7 +125,7 @@ public final class MicroVm implements AutoCloseable {
             return v;
         });
         step("memory", () -> {
-            ram = GuestRam.allocate(config.memoryBytes());
+            ram = GuestRam.allocate(config.memoryBytes(), config.hugePages());
             resources.add(0, ram); // released last, after the VM that maps it
             int slot = 0;
             for (MemoryRegion r : ram.regions()) {

@@ -26,10 +26,11 @@ import java.util.Optional;
  * @param consoleOutput where the guest's serial console output goes
  * @param consoleInput  optional input for the serial console (polled, never blocked on)
  * @param devices       virtio devices, attached in this order (one virtio-mmio slot and IRQ each)
+ * @param hugePages     back guest RAM with transparent huge pages (see {@link dev.flotilla.vmm.memory.GuestRam#allocate(long, boolean)})
  */
 public record VmConfig(int vcpus, int memoryMib, Path kernel, Optional<Path> initrd, String cmdline,
                        OutputStream consoleOutput, Optional<InputStream> consoleInput,
-                       List<VirtioDeviceConfig> devices) {
+                       List<VirtioDeviceConfig> devices, boolean hugePages) {
 
     /** Virtio IRQs run from {@link Layout#VIRTIO_IRQ_BASE} to the last IOAPIC pin the MP table routes. */
     public static final int MAX_VIRTIO_DEVICES = MpTable.IRQ_COUNT - Layout.VIRTIO_IRQ_BASE;
@@ -107,6 +108,7 @@ public record VmConfig(int vcpus, int memoryMib, Path kernel, Optional<Path> ini
         private OutputStream consoleOutput = System.out;
         private InputStream consoleInput;
         private final List<VirtioDeviceConfig> devices = new ArrayList<>();
+        private boolean hugePages;
 
         public Builder vcpus(int v) { this.vcpus = v; return this; }
         public Builder memoryMib(int v) { this.memoryMib = v; return this; }
@@ -117,10 +119,12 @@ public record VmConfig(int vcpus, int memoryMib, Path kernel, Optional<Path> ini
         public Builder consoleInput(InputStream v) { this.consoleInput = v; return this; }
         /** Adds a virtio device; devices get slots and IRQs in the order they are added. */
         public Builder device(VirtioDeviceConfig v) { this.devices.add(Objects.requireNonNull(v)); return this; }
+        /** Transparent huge pages for guest RAM: faster Linux boots, less density for tiny guests. */
+        public Builder hugePages(boolean v) { this.hugePages = v; return this; }
 
         public VmConfig build() {
             return new VmConfig(vcpus, memoryMib, kernel, Optional.ofNullable(initrd), cmdline, consoleOutput,
-                    Optional.ofNullable(consoleInput), devices);
+                    Optional.ofNullable(consoleInput), devices, hugePages);
         }
     }
 }

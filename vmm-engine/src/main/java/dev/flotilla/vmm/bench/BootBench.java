@@ -19,6 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * {@code bench boot}: boots the same Linux guest (kernel, initramfs, command line, vCPUs, memory)
@@ -45,7 +46,7 @@ public final class BootBench {
     private static final Duration BOOT_TIMEOUT = Duration.ofMinutes(5);
 
     public record Options(Path kernel, Path initrd, int runs, int processRuns, int vcpus, int memoryMib,
-                          String cmdline, String qemu, Optional<Path> json) {
+                          String cmdline, String qemu, Optional<Path> json, boolean hugePages) {
         public Options {
             if (runs < 1 || processRuns < 0) {
                 throw new IllegalArgumentException("--runs must be at least 1 and --process-runs at least 0");
@@ -69,8 +70,8 @@ public final class BootBench {
         }
         // Both VMMs get the very same command line: ours with what MicroVm appends, given to QEMU as is.
         String cmdline = MicroVm.kernelCommandLine(o.cmdline(), List.of());
-        out.printf("boot: kernel %s, initrd %s, %d vCPU(s), %d MiB%nboot: cmdline: %s%n",
-                o.kernel(), o.initrd(), o.vcpus(), o.memoryMib(), cmdline);
+        out.printf("boot: kernel %s, initrd %s, %d vCPU(s), %d MiB, guest RAM in %s pages%nboot: cmdline: %s%n",
+                o.kernel(), o.initrd(), o.vcpus(), o.memoryMib(), o.hugePages() ? "transparent huge" : "4 KiB", cmdline);
 
         // The cold boot first, then warm boots and QEMU boots interleaved: on a shared host the load
         // drifts over minutes, and interleaving spreads that drift over both sides alike.
@@ -166,6 +167,7 @@ public final class BootBench {
             json.put("initrd", o.initrd().toString());
             json.put("vcpus", o.vcpus());
             json.put("memory_mib", o.memoryMib());
+            json.put("huge_pages", o.hugePages());
             json.put("cmdline", cmdline);
             Map<String, Object> coldMap = new LinkedHashMap<>();
             coldMap.put("build_ms", cold.buildMs());
@@ -193,7 +195,7 @@ public final class BootBench {
     private static InProcessBoot bootInProcess(Options o, String cmdline) throws VmException, InterruptedException {
         MarkerWatch console = new MarkerWatch(MARKER);
         VmConfig config = VmConfig.builder().kernel(o.kernel()).initrd(o.initrd()).cmdline(cmdline)
-                .vcpus(o.vcpus()).memoryMib(o.memoryMib()).consoleOutput(console).build();
+                .vcpus(o.vcpus()).memoryMib(o.memoryMib()).hugePages(o.hugePages()).consoleOutput(console).build();
         long start = System.nanoTime();
         try (MicroVm vm = MicroVm.create(config)) {
             vm.start();
@@ -231,10 +233,11 @@ public final class BootBench {
 
     private static List<String> vmRunCommand(Options o) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+        List<String> command = List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 "dev.flotilla.vmm.cli.Main", "vm", "run", "--kernel", o.kernel().toString(),
                 "--initrd", o.initrd().toString(), "--cmdline", o.cmdline(), "--vcpus", Integer.toString(o.vcpus()),
                 "--memory", Integer.toString(o.memoryMib()));
+        return o.hugePages() ? Stream.concat(command.stream(), Stream.of("--huge-pages")).toList() : command;
     }
 
     /** Spawns {@code command}, returns milliseconds from spawn to the marker on its output, then kills it. */

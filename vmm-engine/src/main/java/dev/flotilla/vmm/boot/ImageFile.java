@@ -91,6 +91,7 @@ final class ImageFile implements AutoCloseable {
     /** Copies {@code [offset, offset + length)} of the file to guest memory at {@code gpa}. */
     void copyTo(GuestMemory memory, long gpa, long offset, long length) throws BootException {
         requireWithin(offset, length, "data");
+        memory.prefault(gpa, length);
         if (contents != null) {
             MemorySegment.copy(contents, offset, memory.slice(gpa, length), 0, length);
             return;

@@ -35,7 +35,7 @@ import java.util.Optional;
  *   host                                   prints what kind of KVM this host has
  *   vm run --kernel K [--initrd I] [--cmdline C] [--vcpus N] [--memory MiB]
  *          [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
- *          [--net tap=NAME[,mac=MAC]]... [--balloon] [--no-packed] [--no-event-idx]
+ *          [--net tap=NAME[,mac=MAC]]... [--balloon] [--no-packed] [--no-event-idx] [--huge-pages]
  *                                          boots one VM in the foreground, console on stdout;
  *                                          drives become /dev/vda, /dev/vdb, ... in order;
  *                                          uds=PATH: the guest's vsock ports on a Unix socket
@@ -44,7 +44,7 @@ import java.util.Optional;
  *                                          tap is created if missing, needs CAP_NET_ADMIN; its
  *                                          address is the caller's job)
  *   bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
- *   bench boot --kernel K --initrd I [--runs N] [--vcpus V] [--memory MiB] [--cmdline C] [--json FILE]
+ *   bench boot --kernel K --initrd I [--runs N] [--vcpus V] [--memory MiB] [--cmdline C] [--huge-pages on|off] [--json FILE]
  *   bench io --kernel K --initrd I [--size-mib N] [--small-reads N] [--vsock-mib N] [--dir D] [--warm-runs N] [--json FILE]
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
@@ -56,10 +56,10 @@ public final class Main {
             usage: flotilla-vmm host
                    flotilla-vmm vm run --kernel FILE [--initrd FILE] [--cmdline TEXT] [--vcpus N] [--memory MiB]
                           [--drive PATH[,ro][,serial=ID]]... [--rng] [--vsock CID[,uds=PATH]]
-                          [--net tap=NAME[,mac=MAC]]... [--balloon] [--no-packed] [--no-event-idx]
+                          [--net tap=NAME[,mac=MAC]]... [--balloon] [--no-packed] [--no-event-idx] [--huge-pages]
                    flotilla-vmm bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
                    flotilla-vmm bench boot --kernel VMLINUX --initrd FILE [--runs N] [--process-runs N]
-                                [--vcpus V] [--memory MiB] [--cmdline TEXT] [--json FILE]
+                                [--vcpus V] [--memory MiB] [--cmdline TEXT] [--huge-pages on|off] [--json FILE]
                    flotilla-vmm bench io --kernel VMLINUX --initrd FILE [--size-mib N] [--small-reads N]
                                 [--vsock-mib N] [--vcpus V] [--memory MiB] [--dir DIR] [--warm-runs N] [--json FILE]
             """;
@@ -130,7 +130,7 @@ public final class Main {
                 }
                 case "boot" -> {
                     requireOnly(options, "--kernel", "--initrd", "--runs", "--process-runs", "--vcpus", "--memory",
-                            "--cmdline", "--json", "--qemu");
+                            "--cmdline", "--json", "--qemu", "--huge-pages");
                     if (!options.containsKey("--kernel") || !options.containsKey("--initrd")) {
                         throw new UsageException("bench boot needs --kernel (a vmlinux) and --initrd");
                     }
@@ -142,7 +142,8 @@ public final class Main {
                             number("--memory", options.getOrDefault("--memory", "128")),
                             options.getOrDefault("--cmdline", BootBench.DEFAULT_CMDLINE),
                             options.getOrDefault("--qemu", "qemu-system-x86_64"),
-                            Optional.ofNullable(options.get("--json")).map(Path::of)), out);
+                            Optional.ofNullable(options.get("--json")).map(Path::of),
+                            onOff("--huge-pages", options.getOrDefault("--huge-pages", "off"))), out);
                 }
                 case "io" -> {
                     requireOnly(options, "--kernel", "--initrd", "--size-mib", "--small-reads", "--vsock-mib", "--vcpus",
@@ -202,6 +203,7 @@ public final class Main {
                 case "--balloon" -> { balloon = true; continue; }
                 case "--no-packed" -> { packed = false; continue; }
                 case "--no-event-idx" -> { eventIdx = false; continue; }
+                case "--huge-pages" -> { b.hugePages(true); continue; }
                 default -> { }
             }
             if (a.isEmpty()) {
@@ -301,6 +303,14 @@ public final class Main {
             }
         }
         return config;
+    }
+
+    private static boolean onOff(String option, String value) {
+        return switch (value) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new UsageException(option + " takes on or off, not '" + value + "'");
+        };
     }
 
     private static int number(String option, String value) {

@@ -34,6 +34,13 @@ public interface GuestMemory {
     void read(long gpa, byte[] dst, int offset, int length);
     void write(long gpa, byte[] src, int offset, int length);
 
+    /**
+     * Hint: {@code [gpa, gpa + length)} is about to be written in full (a kernel image being loaded),
+     * so the host may back it now in one go instead of one page fault at a time. Never fails.
+     */
+    default void prefault(long gpa, long length) {
+    }
+
     /** Fills {@code [gpa, gpa + length)} with zero bytes. */
     void zero(long gpa, long length);
 

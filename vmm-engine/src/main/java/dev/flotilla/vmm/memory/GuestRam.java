@@ -24,15 +24,33 @@ public final class GuestRam implements AutoCloseable {
         this.memory = new SegmentGuestMemory(regions);
     }
 
-    /** Maps {@code bytes} of guest RAM (a positive multiple of 4 KiB). */
+    /** Maps {@code bytes} of guest RAM (a positive multiple of 4 KiB) with 4 KiB pages. */
     public static GuestRam allocate(long bytes) {
+        return allocate(bytes, false);
+    }
+
+    /**
+     * Maps {@code bytes} of guest RAM; with {@code hugePages}, asks for transparent huge pages
+     * (MADV_HUGEPAGE, as QEMU does for guest RAM): far fewer faults and TLB misses for a Linux guest,
+     * but every 2 MiB region the guest touches becomes resident in full, which costs density for
+     * guests that touch little. Silently 4 KiB pages where the host has THP off.
+     */
+    public static GuestRam allocate(long bytes, boolean hugePages) {
         if (bytes <= 0 || (bytes & 0xFFF) != 0) {
             throw new IllegalArgumentException("guest RAM must be a positive multiple of 4 KiB, not " + bytes + " bytes");
         }
         List<MemoryRegion> regions = new ArrayList<>(2);
         try {
             for (long[] range : ranges(bytes)) {
-                regions.add(new MemoryRegion(range[0], Libc.mmapAnonymous(range[1])));
+                MemorySegment mapping = Libc.mmapAnonymous(range[1]);
+                regions.add(new MemoryRegion(range[0], mapping));
+                if (hugePages) {
+                    try {
+                        Libc.madvise(mapping, Libc.MADV_HUGEPAGE);
+                    } catch (RuntimeException e) {
+                        // THP compiled out (EINVAL): 4 KiB pages, as without the option.
+                    }
+                }
             }
         } catch (RuntimeException e) {
             for (MemoryRegion r : regions) {

@@ -164,4 +164,16 @@ public final class SegmentGuestMemory implements GuestMemory {
         int i = require(gpa, length);
         return segments[i].asSlice(gpa - starts[i], length);
     }
+
+    @Override
+    public void prefault(long gpa, long length) {
+        int i = require(gpa, length);
+        long from = (gpa - starts[i]) & -4096L;
+        long to = Math.min(segments[i].byteSize(), (gpa - starts[i] + length + 4095) & -4096L);
+        try {
+            dev.flotilla.vmm.sys.Libc.madvise(segments[i].asSlice(from, to - from), dev.flotilla.vmm.sys.Libc.MADV_POPULATE_WRITE);
+        } catch (RuntimeException e) {
+            // Older kernels (EINVAL) or no memory to spare now: the copy faults the pages in as before.
+        }
+    }
 }

@@ -38,6 +38,10 @@ public final class Libc {
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MADV_DONTNEED = 4;
+    /** Back the range with transparent huge pages where the host allows ("madvise" or "always"). */
+    public static final int MADV_HUGEPAGE = 14;
+    /** Fault the range in, writable, in one call (Linux 5.14+): cheaper than a fault per page. */
+    public static final int MADV_POPULATE_WRITE = 23;
     public static final int EFD_NONBLOCK = 0x800;
     public static final int EFD_CLOEXEC = 0x80000;
     public static final int EPOLL_CLOEXEC = 0x80000;

@@ -40,6 +40,27 @@ class GuestRamTest {
     }
 
     @Test
+    void prefault_backsExactlyThePagesAboutToBeWritten() {
+        try (GuestRam ram = GuestRam.allocate(64L << 20)) {
+            long before = ram.residentBytes();
+            ram.memory().prefault(0x100_000 + 10, 3 * 4096); // unaligned: four pages
+            long added = ram.residentBytes() - before;
+            // MADV_POPULATE_WRITE needs Linux 5.14+ (on older kernels prefault does nothing, and must not fail).
+            assertEquals(4 * 4096, added, "resident bytes added");
+            assertEquals(0, ram.memory().readLong(0x100_000), "prefaulted memory reads as zero");
+        }
+    }
+
+    @Test
+    void allocate_withHugePages_worksAndReadsZero() {
+        try (GuestRam ram = GuestRam.allocate(16L << 20, true)) {
+            ram.memory().writeLong(8L << 20, 42);
+            assertEquals(42, ram.memory().readLong(8L << 20));
+            assertEquals(0, ram.memory().readLong(4L << 20));
+        }
+    }
+
+    @Test
     void allocate_unalignedSize_isRejected() {
         assertThrows(IllegalArgumentException.class, () -> GuestRam.allocate(4097));
     }
