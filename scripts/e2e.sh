@@ -22,7 +22,8 @@ kind_line=$("$FLOTILLA_HOME/guest/lab/lab.sh" kvm-kind)
 kind=${kind_line%%[: ]*}
 echo "e2e: host KVM: $kind_line"
 
-run=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g
+# -XX:ErrorFile: a JVM crash report must outlive the lab, whose / is a throwaway overlay; $RESULTS is shared back.
+run=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g -XX:ErrorFile="$RESULTS/hs_err_pid%p.log"
   -Dflotilla.kernel="$FLOTILLA_KERNEL" -Dflotilla.bzimage="${FLOTILLA_BZIMAGE:-}" -Dflotilla.initrd="$FLOTILLA_INITRD"
   -Dflotilla.cmdline="$FLOTILLA_CMDLINE"
   -Dflotilla.kvm.kind="$kind" -Dflotilla.results="$RESULTS"
