@@ -22,7 +22,8 @@ kind_line=$("$FLOTILLA_HOME/guest/lab/lab.sh" kvm-kind)
 kind=${kind_line%%[: ]*}
 echo "e2e: host KVM: $kind_line"
 
-run=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g
+# -XX:ErrorFile: a JVM crash report must outlive the lab, whose / is a throwaway overlay; $RESULTS is shared back.
+run=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g -XX:ErrorFile="$RESULTS/hs_err_pid%p.log"
   -Dflotilla.kernel="$FLOTILLA_KERNEL" -Dflotilla.bzimage="${FLOTILLA_BZIMAGE:-}" -Dflotilla.initrd="$FLOTILLA_INITRD"
   -Dflotilla.cmdline="$FLOTILLA_CMDLINE"
   -Dflotilla.kvm.kind="$kind" -Dflotilla.results="$RESULTS"
@@ -39,7 +40,12 @@ case "$kind" in
       exit 0
     fi
     echo "e2e: this host cannot run stock Linux guests natively: running the suites inside the lab (QEMU TCG, emulated AMD-V)"
-    "$FLOTILLA_HOME/guest/lab/lab.sh" run --rw "$RESULTS" --timeout "${FLOTILLA_E2E_TIMEOUT:-2400}" -- "${run[@]}" ;;
+    # C1 only in the lab: QEMU's multi-threaded TCG mis-executes compiled code HotSpot patches while another vCPU
+    # runs it (a method made not entrant on tier-up gets a jmp over its entry); lab JVMs died with SIGSEGV/SIGILL
+    # right there (issue #4, guest/lab/jit-stress). Without tier-up that patching mostly stops, and TCG-emulated C2
+    # compiles cost more than they give back in a test run. FLOTILLA_LAB_JIT overrides ("" for the default JIT).
+    lab_run=("${run[0]}" ${FLOTILLA_LAB_JIT--XX:TieredStopAtLevel=1} "${run[@]:1}")
+    "$FLOTILLA_HOME/guest/lab/lab.sh" run --rw "$RESULTS" --timeout "${FLOTILLA_E2E_TIMEOUT:-2400}" -- "${lab_run[@]}" ;;
   *)
     echo "e2e: cannot tell this host's KVM kind: '$kind_line'" >&2
     exit 1 ;;

@@ -415,7 +415,10 @@ public final class MicroVm implements AutoCloseable {
         return f < 0 ? OptionalLong.empty() : OptionalLong.of(f - startRequestNanos);
     }
 
-    /** The guest's memory (for tests and tools that inspect it); invalid after {@link #close()}. */
+    /**
+     * The guest's memory (for tests and tools that inspect it); after {@link #close()} every access
+     * throws IllegalStateException.
+     */
     public GuestMemory memory() {
         return ram.memory();
     }

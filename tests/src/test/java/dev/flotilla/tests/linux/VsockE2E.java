@@ -30,6 +30,8 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -56,6 +58,13 @@ class VsockE2E {
     static final String VSOCK_DEVICE_ID = "0x0013";
     static final Duration STREAM_TIMEOUT = Duration.ofSeconds(120);
     static final Pattern OK_LINE = Pattern.compile("(?m)^OK (\\d+) ([0-9a-f]{8})\\r?$");
+    /**
+     * Every blocking stream end gets its own thread. Not the common pool: in the lab (two CPUs)
+     * its parallelism is 1, and a writer blocked there starved the reader queued behind it
+     * (issue #3: hostToGuest timed out after 120 s).
+     */
+    static final ExecutorService STREAM_THREADS = Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("vsock-e2e-stream-", 0).factory());
 
     Path dir;
 
@@ -190,7 +199,7 @@ class VsockE2E {
             for (int i = 0; i < SIZES.length; i++) {
                 byte[] data = new byte[(int) SIZES[i]];
                 new Random(i).nextBytes(data);
-                streams.add(CompletableFuture.runAsync(() -> roundTrip(host, data)));
+                streams.add(CompletableFuture.runAsync(() -> roundTrip(host, data), STREAM_THREADS));
             }
             try {
                 CompletableFuture.allOf(streams.toArray(CompletableFuture[]::new))
@@ -211,7 +220,7 @@ class VsockE2E {
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
-            });
+            }, STREAM_THREADS);
             c.outputStream().write(data);
             c.shutdownOutput();
             byte[] back = echoed.get(STREAM_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
@@ -269,7 +278,7 @@ class VsockE2E {
                         } catch (IOException e) {
                             throw new java.io.UncheckedIOException(e);
                         }
-                    });
+                    }, STREAM_THREADS);
                     out.write(data);
                     ch.shutdownOutput();
                     assertArrayEquals(data, echoed.get(STREAM_TIMEOUT.toSeconds(), TimeUnit.SECONDS), "host → guest through " + socket);

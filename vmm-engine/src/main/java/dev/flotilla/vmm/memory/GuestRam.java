@@ -3,6 +3,7 @@ package dev.flotilla.vmm.memory;
 import dev.flotilla.vmm.arch.x86_64.Layout;
 import dev.flotilla.vmm.sys.Libc;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,15 +12,23 @@ import java.util.List;
  * A VM's RAM: anonymous private mappings with MAP_NORESERVE (host pages are only used once the
  * guest touches them), laid out around the 32-bit MMIO hole of {@link Layout}: up to
  * {@link Layout#MMIO_HOLE_START} from address 0, the rest from 4 GiB. Owns the mappings and
- * unmaps them on {@link #close()}; after that, the {@link GuestMemory} view must not be used.
+ * unmaps them on {@link #close()}.
+ *
+ * <p>The mappings' segments belong to a shared arena whose cleanup is the munmap: closing it
+ * first invalidates every segment (a handshake with all threads, so none is mid-access), then
+ * unmaps. A late access through the {@link GuestMemory} view, e.g. {@code MicroVm.memory()} kept
+ * past {@code close()}, throws IllegalStateException instead of faulting on unmapped memory and
+ * killing the JVM with SIGSEGV.
  */
 public final class GuestRam implements AutoCloseable {
 
+    private final Arena arena;
     private final List<MemoryRegion> regions;
     private final SegmentGuestMemory memory;
     private boolean closed;
 
-    private GuestRam(List<MemoryRegion> regions) {
+    private GuestRam(Arena arena, List<MemoryRegion> regions) {
+        this.arena = arena;
         this.regions = List.copyOf(regions);
         this.memory = new SegmentGuestMemory(regions);
     }
@@ -40,9 +49,10 @@ public final class GuestRam implements AutoCloseable {
             throw new IllegalArgumentException("guest RAM must be a positive multiple of 4 KiB, not " + bytes + " bytes");
         }
         List<MemoryRegion> regions = new ArrayList<>(2);
+        Arena arena = Arena.ofShared();
         try {
             for (long[] range : ranges(bytes)) {
-                MemorySegment mapping = Libc.mmapAnonymous(range[1]);
+                MemorySegment mapping = Libc.mmapAnonymous(range[1]).reinterpret(arena, Libc::munmap);
                 regions.add(new MemoryRegion(range[0], mapping));
                 if (hugePages) {
                     try {
@@ -53,12 +63,10 @@ public final class GuestRam implements AutoCloseable {
                 }
             }
         } catch (RuntimeException e) {
-            for (MemoryRegion r : regions) {
-                Libc.munmap(r.segment());
-            }
+            arena.close(); // unmaps what was mapped
             throw e;
         }
-        return new GuestRam(regions);
+        return new GuestRam(arena, regions);
     }
 
     /** The guest ranges {start, size} that {@code bytes} of RAM occupy, split around the MMIO hole. */
@@ -89,8 +97,8 @@ public final class GuestRam implements AutoCloseable {
         long resident = 0;
         for (MemoryRegion r : regions) {
             long pages = (r.segment().byteSize() + 4095) / 4096;
-            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-                java.lang.foreign.MemorySegment vector = arena.allocate(pages);
+            try (Arena call = Arena.ofConfined()) {
+                java.lang.foreign.MemorySegment vector = call.allocate(pages);
                 Libc.mincore(r.segment(), vector);
                 for (long i = 0; i < pages; i++) {
                     if ((vector.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) & 1) != 0) {
@@ -108,8 +116,6 @@ public final class GuestRam implements AutoCloseable {
             return;
         }
         closed = true;
-        for (MemoryRegion r : regions) {
-            Libc.munmap(r.segment());
-        }
+        arena.close(); // invalidates the segments, then munmaps each
     }
 }

@@ -39,6 +39,19 @@ class GuestRamTest {
         }
     }
 
+    /** Before the arena, the mapping was gone but the segment was not: this read killed the JVM with SIGSEGV. */
+    @Test
+    void memory_afterClose_throwsInsteadOfFaulting() {
+        GuestRam ram = GuestRam.allocate(1 << 20);
+        GuestMemory m = ram.memory();
+        m.writeInt(4096, 42);
+        java.lang.foreign.MemorySegment slice = m.slice(4096, 4);
+        ram.close();
+        assertThrows(IllegalStateException.class, () -> m.readInt(4096));
+        assertThrows(IllegalStateException.class, () -> m.write(0, new byte[8], 0, 8));
+        assertThrows(IllegalStateException.class, () -> slice.get(java.lang.foreign.ValueLayout.JAVA_INT, 0));
+    }
+
     @Test
     void prefault_backsExactlyThePagesAboutToBeWritten() {
         try (GuestRam ram = GuestRam.allocate(64L << 20)) {

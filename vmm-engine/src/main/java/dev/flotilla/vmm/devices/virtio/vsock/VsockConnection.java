@@ -6,6 +6,8 @@ import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -317,9 +319,31 @@ public final class VsockConnection implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits (holding this monitor) until a buffer or flag may have changed. On a ForkJoinPool
+     * worker the wait is a {@link ForkJoinPool#managedBlock managed block}: the pool may start a
+     * spare worker meanwhile. Without it, a writer blocked here on a common-pool thread (two CPUs:
+     * parallelism 1) can starve the very task that would drain the connection, e.g. its reader
+     * queued behind it in the same pool, and both ends stall forever.
+     */
     private void awaitChange() throws InterruptedIOException {
         try {
-            wait();
+            if (Thread.currentThread() instanceof ForkJoinWorkerThread) {
+                ForkJoinPool.managedBlock(new ForkJoinPool.ManagedBlocker() {
+                    @Override
+                    public boolean block() throws InterruptedException {
+                        VsockConnection.this.wait();
+                        return true; // one wake-up; the caller re-checks its condition
+                    }
+
+                    @Override
+                    public boolean isReleasable() {
+                        return false;
+                    }
+                });
+            } else {
+                wait();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting on vsock connection " + this);

@@ -19,7 +19,9 @@
  * dev.flotilla.vmm.devices.virtio.vsock.VsockDeviceConfig} backs it with an eventfd the VM's event
  * loop watches ({@code DeviceEnvironment.queueKick}), so a burst of host writes costs one pass.
  * In a VM the API is {@code MicroVm.vsock()}; closing the VM closes the device, which ends every
- * connection with an error. Lock order: transport, then one
+ * connection with an error. Host threads block in {@code Object.wait} on the connection; on a
+ * ForkJoinPool worker that wait is a managed block, so a pool never starves the task (often the
+ * other end's reader) that would wake it. Lock order: transport, then one
  * connection; never the reverse. User code (listen handlers, {@link
  * dev.flotilla.vmm.devices.virtio.vsock.UnboundPortAcceptor}s, ready listeners, future
  * completions) runs on callback threads, never with a lock held.

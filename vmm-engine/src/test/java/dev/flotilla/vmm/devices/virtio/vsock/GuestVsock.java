@@ -55,6 +55,15 @@ final class GuestVsock {
         boolean echo;
         /** When false the guest does not consume what it receives (credit stays used). */
         boolean consume = true;
+        /**
+         * With echo: how many echoed bytes may wait for host credit before the guest stops
+         * consuming, as a blocking {@code read; write} echo does (0: unbounded, consume at once).
+         */
+        int echoWindow;
+        /** Received but not consumed yet because the echo is full (echoWindow). */
+        final ByteArrayOutputStream unconsumed = new ByteArrayOutputStream();
+        /** With echo: answer the host's SHUTDOWN SEND with our own once everything was echoed. */
+        boolean shutdownSent;
         int bufAlloc = 64 * 1024;
         final ByteArrayOutputStream received = new ByteArrayOutputStream();
         final ByteArrayOutputStream pendingOut = new ByteArrayOutputStream();
@@ -96,6 +105,8 @@ final class GuestVsock {
     final Map<String, Stream> streams = new HashMap<>();
     /** When set, the guest ignores connection requests (to test host-side connect timeouts). */
     boolean silent;
+    /** {@link Stream#echoWindow} of the echo streams accepted from now on (0: unbounded). */
+    int echoWindow;
     private final boolean packed;
     private int rxSlotCounter;
     private long nextGuestPort = 10_000;
@@ -240,6 +251,7 @@ final class GuestVsock {
             }
             s = new Stream(p.dstPort(), p.srcPort());
             s.echo = echo;
+            s.echoWindow = echo ? echoWindow : 0;
             s.established = true;
             streams.put(p.dstPort() + ":" + p.srcPort(), s);
             s.peerBufAlloc = p.bufAlloc();
@@ -266,11 +278,15 @@ final class GuestVsock {
             case VsockHeader.OP_RW -> {
                 s.received.writeBytes(p.data());
                 s.receivedCount += p.data().length;
-                if (s.consume) {
-                    s.forwardedCount += p.data().length;
-                }
-                if (s.echo) {
-                    s.pendingOut.writeBytes(p.data());
+                if (s.echo && s.echoWindow > 0) {
+                    s.unconsumed.writeBytes(p.data()); // consumed as the echo window frees
+                } else {
+                    if (s.consume) {
+                        s.forwardedCount += p.data().length;
+                    }
+                    if (s.echo) {
+                        s.pendingOut.writeBytes(p.data());
+                    }
                 }
             }
             case VsockHeader.OP_CREDIT_REQUEST -> s.send(VsockHeader.OP_CREDIT_UPDATE, 0, new byte[0]);
@@ -282,7 +298,11 @@ final class GuestVsock {
     private boolean flushStreams() {
         boolean sent = false;
         for (Stream s : new ArrayList<>(streams.values())) {
-            if (!s.established || s.reset || s.pendingOut.size() == 0) {
+            if (!s.established || s.reset) {
+                continue;
+            }
+            sent |= consumeIntoEcho(s);
+            if (s.pendingOut.size() == 0) {
                 continue;
             }
             byte[] all = s.pendingOut.toByteArray();
@@ -300,8 +320,37 @@ final class GuestVsock {
             }
             s.pendingOut.reset();
             s.pendingOut.write(all, offset, all.length - offset);
+            sent |= consumeIntoEcho(s);
         }
         return sent;
+    }
+
+    /**
+     * A windowed echo consumes what fits its window (freeing guest credit, reported with the next
+     * packet or a CREDIT_UPDATE) and half-closes once the host did and everything went back.
+     */
+    private boolean consumeIntoEcho(Stream s) {
+        if (!s.echo || s.echoWindow == 0) {
+            return false;
+        }
+        byte[] waiting = s.unconsumed.toByteArray();
+        int n = Math.min(waiting.length, s.echoWindow - s.pendingOut.size());
+        if (n > 0) {
+            s.pendingOut.write(waiting, 0, n);
+            s.unconsumed.reset();
+            s.unconsumed.write(waiting, n, waiting.length - n);
+            s.forwardedCount += n;
+            if (s.peerCredit() == 0) {
+                s.send(VsockHeader.OP_CREDIT_UPDATE, 0, new byte[0]); // no data packet will carry it
+                return true;
+            }
+        }
+        if (s.peerShutdownSend && !s.shutdownSent && s.unconsumed.size() == 0 && s.pendingOut.size() == 0) {
+            s.shutdownSent = true;
+            s.send(VsockHeader.OP_SHUTDOWN, VsockHeader.SHUTDOWN_SEND, new byte[0]);
+            return true;
+        }
+        return false;
     }
 
     /** Plays the event loop until {@code done} holds; false on timeout. */

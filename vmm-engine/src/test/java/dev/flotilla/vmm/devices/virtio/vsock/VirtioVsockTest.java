@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ForkJoinPool;
 
 import static dev.flotilla.vmm.devices.virtio.vsock.VsockHeader.*;
 import static org.junit.jupiter.api.Assertions.*;
@@ -137,6 +138,86 @@ class VirtioVsockTest {
             }
         });
         assertArrayEquals(data, echoed.get());
+    }
+
+    /**
+     * The Linux e2e pattern (VsockE2E.hostToGuest_parallelStreams...) against a guest echo that,
+     * like {@code vsock-echo server}, stops reading while its echo waits for host credit: each
+     * stream writes, half-closes and reads the echo to EOF while the others run.
+     */
+    @ParameterizedTest(name = "packed={0}")
+    @ValueSource(booleans = {false, true})
+    void hostToGuest_parallelStreamsAgainstABlockingEcho_allEchoedToEndOfStream(boolean packed) throws Exception {
+        GuestVsock guest = new GuestVsock(device, packed);
+        guest.listen(6000, true);
+        guest.echoWindow = 64 * 1024;
+        List<CompletableFuture<byte[]>> streams = new ArrayList<>();
+        for (int size : new int[] {1, 65_537, 300_000, 1 << 20}) {
+            byte[] data = pattern(size, size);
+            streams.add(CompletableFuture.supplyAsync(() -> writeHalfCloseReadAll(device, data), HOST_THREADS));
+        }
+        assertTrue(guest.runUntil(() -> streams.stream().allMatch(CompletableFuture::isDone), WAIT));
+        for (CompletableFuture<byte[]> stream : streams) {
+            int size = stream.get().length;
+            assertArrayEquals(pattern(size, size), stream.get());
+        }
+    }
+
+    /**
+     * Regression (issue #3): a host writer blocked on a ForkJoinPool worker, with its reader queued
+     * on the same pool behind it. A parallelism-1 pool is the common pool of a two-CPU machine,
+     * which is where VsockE2E ran its streams; before writes blocked as managed blocks, the pool
+     * never started a second worker, the reader never ran, the guest's echo filled every buffer
+     * and both ends waited forever.
+     */
+    @Test
+    void write_blockedOnAForkJoinWorker_poolRunsTheReaderQueuedBehindIt() throws Exception {
+        GuestVsock guest = new GuestVsock(device, false);
+        guest.listen(6000, true);
+        guest.echoWindow = 64 * 1024;
+        CompletableFuture<VsockConnection> pending = device.connectAsync(6000, WAIT);
+        assertTrue(guest.runUntil(pending::isDone, WAIT));
+        VsockConnection c = pending.get();
+        // More than every buffer on the way holds (host send + guest credit + echo + host receive).
+        byte[] data = pattern(1 << 20, 5);
+        ForkJoinPool pool = new ForkJoinPool(1);
+        try {
+            CompletableFuture<byte[]> roundTrip = CompletableFuture.supplyAsync(() -> {
+                CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> readAllBytes(c), pool);
+                try {
+                    c.write(data, 0, data.length);
+                    c.shutdownOutput();
+                    return echoed.get();
+                } catch (IOException | InterruptedException | ExecutionException e) {
+                    throw new RuntimeException(e);
+                }
+            }, pool);
+            assertTrue(guest.runUntil(roundTrip::isDone, WAIT), "the round trip stalled: the reader never ran");
+            assertArrayEquals(data, roundTrip.get());
+        } finally {
+            c.abort("test over");
+            pool.shutdownNow();
+        }
+    }
+
+    static byte[] readAllBytes(VsockConnection c) {
+        try {
+            return c.inputStream().readAllBytes();
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+
+    /** One host → guest stream as VsockE2E runs it: connect, write, half-close, read the echo to EOF. */
+    static byte[] writeHalfCloseReadAll(VirtioVsock device, byte[] data) {
+        try (VsockConnection c = device.connect(6000, WAIT)) {
+            CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> readAllBytes(c), HOST_THREADS);
+            c.write(data, 0, data.length);
+            c.shutdownOutput();
+            return echoed.get();
+        } catch (IOException | InterruptedException | ExecutionException e) {
+            throw new RuntimeException(e);
+        }
     }
 
     @ParameterizedTest(name = "packed={0}")
