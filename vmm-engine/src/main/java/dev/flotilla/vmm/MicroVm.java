@@ -22,6 +22,7 @@ import dev.flotilla.vmm.kvm.VcpuExit;
 import dev.flotilla.vmm.memory.GuestMemory;
 import dev.flotilla.vmm.memory.GuestRam;
 import dev.flotilla.vmm.memory.MemoryRegion;
+import dev.flotilla.vmm.vcpu.ExitCounts;
 import dev.flotilla.vmm.vcpu.Vcpu;
 import dev.flotilla.vmm.vcpu.VcpuExitHandler;
 
@@ -413,6 +414,18 @@ public final class MicroVm implements AutoCloseable {
     public OptionalLong timeToFirstRunNanos() {
         long f = firstRunNanos;
         return f < 0 ? OptionalLong.empty() : OptionalLong.of(f - startRequestNanos);
+    }
+
+    /**
+     * vCPU exits so far, by reason, summed over the vCPUs. Safe from any thread, also after the VM
+     * ended or closed (the counts then stay final); a running VM's counts may lag by a few exits.
+     */
+    public ExitCounts exitCounts() {
+        ExitCounts sum = ExitCounts.ZERO;
+        for (Vcpu v : vcpus) {
+            sum = sum.plus(v.exitCounts());
+        }
+        return sum;
     }
 
     /** The guest's memory (for tests and tools that inspect it); invalid after {@link #close()}. */
