@@ -22,6 +22,7 @@ import dev.flotilla.vmm.kvm.VcpuExit;
 import dev.flotilla.vmm.memory.GuestMemory;
 import dev.flotilla.vmm.memory.GuestRam;
 import dev.flotilla.vmm.memory.MemoryRegion;
+import dev.flotilla.vmm.vcpu.ExitCounts;
 import dev.flotilla.vmm.vcpu.Vcpu;
 import dev.flotilla.vmm.vcpu.VcpuExitHandler;
 
@@ -71,6 +72,8 @@ public final class MicroVm implements AutoCloseable {
     private Serial16550 serial;
     private BootTimer bootTimer;
     private VirtioDevices virtio;
+    /** The virtio devices, kept past close() (which detaches them) so their final counts stay readable. */
+    private List<VirtioDevice> virtioDevices = List.of();
     private volatile long firstRunNanos = -1;
     private Thread inputPump;
     private volatile boolean closing;
@@ -145,6 +148,7 @@ public final class MicroVm implements AutoCloseable {
                         kvm.kvm().checkExtension(KvmCapability.IRQFD) > 0, "vm");
                 resources.add(virtio); // closed before the VM fd and the memory its I/O targets
                 entries.addAll(virtio.attachAll(config.devices(), mmio));
+                virtioDevices = List.copyOf(virtio.devices());
             }
             return entries;
         });
@@ -413,6 +417,37 @@ public final class MicroVm implements AutoCloseable {
     public OptionalLong timeToFirstRunNanos() {
         long f = firstRunNanos;
         return f < 0 ? OptionalLong.empty() : OptionalLong.of(f - startRequestNanos);
+    }
+
+    /**
+     * vCPU exits so far, by reason, summed over the vCPUs. Safe from any thread, also after the VM
+     * ended or closed (the counts then stay final); a running VM's counts may lag by a few exits.
+     */
+    public ExitCounts exitCounts() {
+        ExitCounts sum = ExitCounts.ZERO;
+        for (Vcpu v : vcpus) {
+            sum = sum.plus(v.exitCounts());
+        }
+        return sum;
+    }
+
+    /**
+     * Guest I/O through the VM's virtio block and network devices so far. Safe from any thread, also
+     * after the VM closed (the counts then stay final).
+     */
+    public DeviceIoCounts deviceIoCounts() {
+        long requests = 0, read = 0, written = 0, rx = 0, tx = 0;
+        for (VirtioDevice d : virtioDevices) {
+            if (d instanceof dev.flotilla.vmm.devices.virtio.blk.VirtioBlock b) {
+                requests += b.requests();
+                read += b.bytesRead();
+                written += b.bytesWritten();
+            } else if (d instanceof dev.flotilla.vmm.devices.virtio.net.VirtioNet n) {
+                rx += n.rxBytes();
+                tx += n.txBytes();
+            }
+        }
+        return new DeviceIoCounts(requests, read, written, rx, tx);
     }
 
     /**

@@ -77,6 +77,19 @@ class MicroVmIT {
     }
 
     @Test
+    void exitCounts_afterClose_holdTheGuestsThreePortWrites() throws Exception {
+        MicroVm closed;
+        try (MicroVm vm = MicroVm.create(config(CONSOLE_THEN_RESET, 1, new ByteArrayOutputStream()), FLAT_REAL_MODE)) {
+            vm.start();
+            assertTrue(vm.awaitExit(TIMEOUT).isPresent());
+            closed = vm;
+        }
+        // 'O' and 'K' to COM1, then the reset request to the i8042: the VM ends inside the third exit.
+        assertEquals(new dev.flotilla.vmm.vcpu.ExitCounts(3, 0, 0, 0, 0, 0), closed.exitCounts());
+        assertEquals(DeviceIoCounts.ZERO, closed.deviceIoCounts());
+    }
+
+    @Test
     void stop_guestHaltedInKernel_endsWithStoppedByHost() throws Exception {
         try (MicroVm vm = MicroVm.create(config(TinyGuests.REPORT_THEN_HALT, 1, new ByteArrayOutputStream()), FLAT_REAL_MODE)) {
             vm.start();

@@ -3,8 +3,10 @@ package dev.flotilla.node.metrics;
 import dev.flotilla.contract.v1.VmState;
 import dev.flotilla.node.sandbox.Sandbox;
 import dev.flotilla.node.sandbox.SandboxManager;
+import dev.flotilla.vmm.DeviceIoCounts;
 import dev.flotilla.vmm.MicroVm;
 import dev.flotilla.vmm.devices.virtio.mmio.MmioTransport;
+import dev.flotilla.vmm.vcpu.ExitCounts;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -39,6 +41,7 @@ public class NodeMetrics {
         int withVm;
         long consoleBytes;
         long virtioChains;
+        SandboxManager.VmTotals totals = new SandboxManager.VmTotals(ExitCounts.ZERO, DeviceIoCounts.ZERO);
     }
 
     void register(@Observes StartupEvent event) {
@@ -67,6 +70,29 @@ public class NodeMetrics {
                 .description("Bytes written by guests to their serial consoles (sandboxes present now)").register(registry);
         FunctionCounter.builder("flotilla.node.device.virtio.chains", this, m -> m.fresh().virtioChains)
                 .description("Virtqueue descriptor chains processed by the running VMs' virtio devices").register(registry);
+        registerVmTotals();
+    }
+
+    /** Counters over every VM since the agent started, ended ones included, so they never go down. */
+    private void registerVmTotals() {
+        for (String reason : ExitCounts.REASONS) {
+            FunctionCounter.builder("flotilla.vm.exits", this, m -> m.fresh().totals.exits().of(reason))
+                    .tag("reason", reason)
+                    .description("vCPU exits to the VMM by reason (rate: exits per second), over all VMs since start")
+                    .register(registry);
+        }
+        FunctionCounter.builder("flotilla.node.device.block.requests", this, m -> m.fresh().totals.deviceIo().blockRequests())
+                .description("Requests served by virtio block devices, over all VMs since start").register(registry);
+        FunctionCounter.builder("flotilla.node.device.block", this, m -> m.fresh().totals.deviceIo().blockBytesRead())
+                .baseUnit("bytes").tag("direction", "read")
+                .description("Bytes guests read from and wrote to virtio block devices, over all VMs since start").register(registry);
+        FunctionCounter.builder("flotilla.node.device.block", this, m -> m.fresh().totals.deviceIo().blockBytesWritten())
+                .baseUnit("bytes").tag("direction", "written").register(registry);
+        FunctionCounter.builder("flotilla.node.device.net", this, m -> m.fresh().totals.deviceIo().netRxBytes())
+                .baseUnit("bytes").tag("direction", "rx")
+                .description("Bytes guests received (rx) and sent (tx) through virtio-net, over all VMs since start").register(registry);
+        FunctionCounter.builder("flotilla.node.device.net", this, m -> m.fresh().totals.deviceIo().netTxBytes())
+                .baseUnit("bytes").tag("direction", "tx").register(registry);
     }
 
     /** Recomputed at most every 500 ms: one scrape reads a dozen gauges. */
@@ -98,6 +124,7 @@ public class NodeMetrics {
                 // The VM closed while we looked: it no longer counts.
             }
         }
+        s.totals = sandboxes.vmTotals();
         snapshot = s;
         snapshotNanos = now;
         return s;

@@ -18,7 +18,9 @@ import dev.flotilla.node.vm.GuestKind;
 import dev.flotilla.node.vm.TinyGuest;
 import dev.flotilla.vmm.ExitReason;
 import dev.flotilla.vmm.GuestLoader;
+import dev.flotilla.vmm.DeviceIoCounts;
 import dev.flotilla.vmm.MicroVm;
+import dev.flotilla.vmm.vcpu.ExitCounts;
 import dev.flotilla.vmm.VmConfig;
 import dev.flotilla.vmm.VmException;
 import dev.flotilla.vmm.boot.LinuxBoot;
@@ -88,6 +90,15 @@ public class SandboxManager {
     private final Object admission = new Object();
     private final String instance = UUID.randomUUID().toString();
     private final AtomicLong bootFailures = new AtomicLong();
+    /*
+     * Counts of VMs that ended, so node totals never go down when a VM goes. A VM moves from
+     * liveVms into these in one step under tallyLock, and readers sum under the same lock: a
+     * scrape never sees a VM in both or in neither. Lock order: tallyLock, then a sandbox.
+     */
+    private final Object tallyLock = new Object();
+    private final Set<MicroVm> liveVms = new HashSet<>();
+    private ExitCounts endedExits = ExitCounts.ZERO;
+    private DeviceIoCounts endedDeviceIo = DeviceIoCounts.ZERO;
     private HostFacts host;
     private ResourceLedger ledger;
     private StateStore store;
@@ -184,6 +195,22 @@ public class SandboxManager {
 
     public long bootFailures() {
         return bootFailures.get();
+    }
+
+    /** Node totals since start, over ended and running VMs. */
+    public record VmTotals(ExitCounts exits, DeviceIoCounts deviceIo) {}
+
+    /** vCPU exits and device I/O of every VM this node ran since start; never decreases. */
+    public VmTotals vmTotals() {
+        synchronized (tallyLock) {
+            ExitCounts exits = endedExits;
+            DeviceIoCounts io = endedDeviceIo;
+            for (MicroVm vm : liveVms) {
+                exits = exits.plus(vm.exitCounts());
+                io = io.plus(vm.deviceIoCounts());
+            }
+            return new VmTotals(exits, io);
+        }
     }
 
     /** Every sandbox, oldest first. */
@@ -299,15 +326,18 @@ public class SandboxManager {
                 b.cmdline(GuestWiring.cmdline(config.guests().linuxCmdline() + " " + spec.kernelArgs()));
             }
             vm = MicroVm.create(b.build(), loader);
-            synchronized (sandbox) {
-                if (sandbox.state != VmState.STARTING) {
-                    // Deleted or stopped while it was being built.
-                    vm.close();
-                    return;
+            synchronized (tallyLock) {
+                synchronized (sandbox) {
+                    if (sandbox.state != VmState.STARTING) {
+                        // Deleted or stopped while it was being built.
+                        vm.close();
+                        return;
+                    }
+                    sandbox.vm = vm;
+                    sandbox.startedAt = Instant.now();
+                    liveVms.add(vm); // before start: every exit it makes is counted
+                    vm.start();
                 }
-                sandbox.vm = vm;
-                sandbox.startedAt = Instant.now();
-                vm.start();
             }
             MicroVm started = vm;
             Thread.ofVirtual().name("watch-" + spec.id()).start(() -> watch(sandbox, started));
@@ -430,15 +460,24 @@ public class SandboxManager {
         }
         NetAttachment net;
         boolean release;
-        synchronized (sandbox) {
-            sandbox.state = finalState;
-            sandbox.message = message;
-            sandbox.endedAt = Instant.now();
-            sandbox.vm = null;
-            net = sandbox.network;
-            sandbox.network = null;
-            release = sandbox.holdsResources;
-            sandbox.holdsResources = false;
+        synchronized (tallyLock) {
+            MicroVm ended;
+            synchronized (sandbox) {
+                sandbox.state = finalState;
+                sandbox.message = message;
+                sandbox.endedAt = Instant.now();
+                ended = sandbox.vm;
+                sandbox.vm = null;
+                net = sandbox.network;
+                sandbox.network = null;
+                release = sandbox.holdsResources;
+                sandbox.holdsResources = false;
+            }
+            if (ended != null && liveVms.remove(ended)) {
+                // Closed by now (stopVm closes before ending), so these counts are final.
+                endedExits = endedExits.plus(ended.exitCounts());
+                endedDeviceIo = endedDeviceIo.plus(ended.deviceIoCounts());
+            }
         }
         if (release) {
             ledger.release(sandbox.spec.vcpus(), sandbox.spec.memoryMiB());

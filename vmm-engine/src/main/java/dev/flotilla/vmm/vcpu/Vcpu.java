@@ -8,6 +8,8 @@ import dev.flotilla.vmm.sys.KickSignal;
 import dev.flotilla.vmm.sys.KvmAbi;
 import dev.flotilla.vmm.sys.ThreadStack;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 
@@ -45,6 +47,17 @@ public final class Vcpu {
     private final Bus mmio;
     private final VcpuExitHandler handler;
     private final Thread thread;
+
+    /*
+     * Exit counters, indexed by the COUNT_* constants. Only the vCPU thread writes them; others
+     * read a snapshot through exitCounts(). Opaque access is enough: no tearing of the longs and
+     * no reordering of a thread's own accesses, but no fences on the exit path (readers may see a
+     * value a few exits old, which a metric scraped every few seconds does not mind).
+     */
+    private static final VarHandle COUNT = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final int COUNT_IO = 0, COUNT_MMIO = 1, COUNT_HALT = 2, COUNT_SHUTDOWN = 3,
+            COUNT_INTERRUPTED = 4, COUNT_OTHER = 5;
+    private final long[] exitCounts = new long[6];
 
     private final Object lock = new Object();
     private volatile Command command = Command.RUN;
@@ -145,6 +158,30 @@ public final class Vcpu {
         }
     }
 
+    /** How often this vCPU left KVM_RUN, by reason; may lag the vCPU thread by a few exits. */
+    public ExitCounts exitCounts() {
+        return new ExitCounts(countOf(COUNT_IO), countOf(COUNT_MMIO), countOf(COUNT_HALT),
+                countOf(COUNT_SHUTDOWN), countOf(COUNT_INTERRUPTED), countOf(COUNT_OTHER));
+    }
+
+    private long countOf(int index) {
+        return (long) COUNT.getOpaque(exitCounts, index);
+    }
+
+    /** Called on the vCPU thread only (the single writer), so read-then-write cannot lose counts. */
+    private void count(int index) {
+        COUNT.setOpaque(exitCounts, index, (long) COUNT.getOpaque(exitCounts, index) + 1);
+    }
+
+    private static int counterFor(int exitReason) {
+        return switch (exitReason) {
+            case KvmAbi.KVM_EXIT_HLT -> COUNT_HALT;
+            case KvmAbi.KVM_EXIT_SHUTDOWN, KvmAbi.KVM_EXIT_SYSTEM_EVENT -> COUNT_SHUTDOWN;
+            case KvmAbi.KVM_EXIT_INTR -> COUNT_INTERRUPTED;
+            default -> COUNT_OTHER;
+        };
+    }
+
     /** True once the thread has ended. */
     public boolean isStopped() {
         return state() == State.STOPPED;
@@ -232,15 +269,19 @@ public final class Vcpu {
                 continue;
             }
             if (vcpu.run() < 0) {
+                count(COUNT_INTERRUPTED);
                 interrupted(signal);
                 continue;
             }
             int reason = exit.exitReason();
             if (reason == KvmAbi.KVM_EXIT_IO) {
+                count(COUNT_IO);
                 servePortIo();
             } else if (reason == KvmAbi.KVM_EXIT_MMIO) {
+                count(COUNT_MMIO);
                 serveMmio();
             } else {
+                count(counterFor(reason));
                 VcpuExit other = exit.decodeOtherExit();
                 if (other instanceof VcpuExit.Interrupted) {
                     interrupted(signal);

@@ -211,4 +211,56 @@ class VcpuIT {
         long bytes = allocated[1] - allocated[0];
         assertTrue(bytes < 16 * 1024, "20,000 port I/O exits allocated " + bytes + " bytes on the vCPU thread");
     }
+
+    @Test
+    void exitCounts_ioAndMemoryGuest_countEachPortMmioAndHaltExit() throws Exception {
+        try (TestMachine m = new TestMachine(64 * 1024, false)) {
+            m.portIo.register(0x3F8, 1, new RecordingDevice(0), "recorder");
+            m.portIo.register(TinyGuests.DONE_PORT, 1, new RecordingDevice(0), "done");
+            m.mmio.register(TinyGuests.MMIO_BASE, 0x100, new RecordingDevice(0), "mmio recorder");
+            m.load(ENTRY, TinyGuests.IO_AND_MEMORY);
+            Vcpu vcpu = m.addVcpu(0, TinyGuests.realMode(ENTRY, 0));
+            vcpu.start();
+            assertEquals("0: the guest halted (HLT)", m.exits.poll(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+            vcpu.stop(TIMEOUT);
+            // out, in, out, done-out: 4 port exits; one MMIO write and one MMIO read; then HLT.
+            assertEquals(new ExitCounts(4, 2, 1, 0, 0, 0), vcpu.exitCounts());
+        }
+    }
+
+    @Test
+    void exitCounts_manyOutsGuest_countEveryPortWrite() throws Exception {
+        try (TestMachine m = new TestMachine(64 * 1024, false)) {
+            m.portIo.register(TinyGuests.REPORT_PORT, 1, new RecordingDevice(0) {
+                @Override
+                public void write(long offset, int size, long value) {} // keep no list of 50,000
+            }, "sink");
+            m.portIo.register(TinyGuests.DONE_PORT, 1, new RecordingDevice(0), "done");
+            m.load(ENTRY, TinyGuests.MANY_OUTS);
+            Vcpu vcpu = m.addVcpu(0, TinyGuests.realMode(ENTRY, 0));
+            vcpu.start();
+            assertEquals("0: the guest halted (HLT)", m.exits.poll(60, TimeUnit.SECONDS));
+            vcpu.stop(TIMEOUT);
+            ExitCounts counts = vcpu.exitCounts();
+            assertEquals(50_001, counts.io(), "50,000 reports and the done write: " + counts);
+            assertEquals(1, counts.halt());
+        }
+    }
+
+    @Test
+    void exitCounts_pausedHaltedVcpu_countsTheKickAsInterrupted() throws Exception {
+        try (TestMachine m = new TestMachine(64 * 1024, true)) {
+            m.load(ENTRY, TinyGuests.REPORT_THEN_HALT);
+            CountDownLatch reported = reportLatch(m, 1);
+            Vcpu vcpu = m.addVcpu(0, TinyGuests.realMode(ENTRY, 0));
+            vcpu.start();
+            assertTrue(reported.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+            Thread.sleep(50); // let it reach HLT, which stays in the kernel with an irqchip
+            vcpu.pause(TIMEOUT);
+            ExitCounts counts = vcpu.exitCounts();
+            assertEquals(1, counts.io(), counts.toString());
+            assertTrue(counts.interrupted() >= 1, "the pause kick was not counted: " + counts);
+            assertEquals(0, counts.halt(), counts.toString());
+        }
+    }
 }
