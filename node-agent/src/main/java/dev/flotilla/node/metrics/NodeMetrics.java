@@ -9,7 +9,9 @@ import dev.flotilla.vmm.devices.virtio.mmio.MmioTransport;
 import dev.flotilla.vmm.vcpu.ExitCounts;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
@@ -17,6 +19,8 @@ import jakarta.inject.Singleton;
 
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.List;
+import java.util.ArrayList;
 
 /**
  * Node metrics for Prometheus ({@code /q/metrics}), computed when scraped from the sandboxes the manager holds,
@@ -25,6 +29,12 @@ import java.util.Map;
  */
 @Singleton
 public class NodeMetrics {
+    /** Names of the meters registered here (see {@link #register}). */
+    private static final java.util.Set<String> NAMES = java.util.Set.of("flotilla.node.vms", "flotilla.node.vm.resident.memory",
+            "flotilla.node.capacity.vcpus", "flotilla.node.capacity.memory", "flotilla.node.used.vcpus", "flotilla.node.used.memory",
+            "flotilla.node.vm.boot.failures", "flotilla.node.device.serial.output", "flotilla.node.device.virtio.chains",
+            "flotilla.vm.exits", "flotilla.node.device.block.requests", "flotilla.node.device.block", "flotilla.node.device.net");
+
     @Inject
     SandboxManager sandboxes;
     @Inject
@@ -44,55 +54,77 @@ public class NodeMetrics {
         SandboxManager.VmTotals totals = new SandboxManager.VmTotals(ExitCounts.ZERO, DeviceIoCounts.ZERO);
     }
 
+    /** The meters this bean registered, removed again when the application stops. */
+    private final List<Meter> owned = new ArrayList<>();
+
+    /**
+     * Registers {@code meter}'s id freshly: a meter left by an earlier application instance in this JVM
+     * (tests restart Quarkus) would otherwise be returned instead, still bound to that instance's
+     * (weakly referenced, soon collected) state, and vanish from scrapes.
+     */
+    private void own(Meter meter) {
+        owned.add(meter);
+    }
+
+    void unregister(@Observes ShutdownEvent event) {
+        owned.forEach(registry::remove);
+        owned.clear();
+    }
+
     void register(@Observes StartupEvent event) {
+        for (Meter stale : registry.getMeters()) {
+            if (NAMES.contains(stale.getId().getName())) {
+                registry.remove(stale);
+            }
+        }
         for (VmState s : VmState.values()) {
             if (s == VmState.UNKNOWN) {
                 continue;
             }
-            Gauge.builder("flotilla.node.vms", this, m -> m.fresh().byState.getOrDefault(s, 0))
-                    .tag("state", s.name()).description("Sandbox VMs on this node by state").register(registry);
+            own(Gauge.builder("flotilla.node.vms", this, m -> m.fresh().byState.getOrDefault(s, 0))
+                    .tag("state", s.name()).description("Sandbox VMs on this node by state").register(registry));
         }
-        Gauge.builder("flotilla.node.vm.resident.memory", this, m -> m.fresh().residentTotal).baseUnit("bytes")
-                .tag("stat", "total").description("Host memory held by guest RAM of running VMs").register(registry);
-        Gauge.builder("flotilla.node.vm.resident.memory", this, m -> {
+        own(Gauge.builder("flotilla.node.vm.resident.memory", this, m -> m.fresh().residentTotal).baseUnit("bytes")
+                .tag("stat", "total").description("Host memory held by guest RAM of running VMs").register(registry));
+        own(Gauge.builder("flotilla.node.vm.resident.memory", this, m -> {
             Snapshot s = m.fresh();
             return s.withVm == 0 ? 0 : (double) s.residentTotal / s.withVm;
-        }).baseUnit("bytes").tag("stat", "mean").register(registry);
-        Gauge.builder("flotilla.node.vm.resident.memory", this, m -> m.fresh().residentMax).baseUnit("bytes")
-                .tag("stat", "max").register(registry);
-        Gauge.builder("flotilla.node.capacity.vcpus", sandboxes, s -> s.ledger().capacity().vcpus()).register(registry);
-        Gauge.builder("flotilla.node.capacity.memory", sandboxes, s -> s.ledger().capacity().memoryMiB()).baseUnit("mebibytes").register(registry);
-        Gauge.builder("flotilla.node.used.vcpus", sandboxes, s -> s.ledger().usage().vcpus()).register(registry);
-        Gauge.builder("flotilla.node.used.memory", sandboxes, s -> s.ledger().usage().memoryMiB()).baseUnit("mebibytes").register(registry);
-        FunctionCounter.builder("flotilla.node.vm.boot.failures", sandboxes, SandboxManager::bootFailures)
-                .description("VMs that failed to build, to boot in time, or ended with an error").register(registry);
-        FunctionCounter.builder("flotilla.node.device.serial.output", this, m -> m.fresh().consoleBytes).baseUnit("bytes")
-                .description("Bytes written by guests to their serial consoles (sandboxes present now)").register(registry);
-        FunctionCounter.builder("flotilla.node.device.virtio.chains", this, m -> m.fresh().virtioChains)
-                .description("Virtqueue descriptor chains processed by the running VMs' virtio devices").register(registry);
+        }).baseUnit("bytes").tag("stat", "mean").register(registry));
+        own(Gauge.builder("flotilla.node.vm.resident.memory", this, m -> m.fresh().residentMax).baseUnit("bytes")
+                .tag("stat", "max").register(registry));
+        own(Gauge.builder("flotilla.node.capacity.vcpus", sandboxes, s -> s.ledger().capacity().vcpus()).register(registry));
+        own(Gauge.builder("flotilla.node.capacity.memory", sandboxes, s -> s.ledger().capacity().memoryMiB()).baseUnit("mebibytes").register(registry));
+        own(Gauge.builder("flotilla.node.used.vcpus", sandboxes, s -> s.ledger().usage().vcpus()).register(registry));
+        own(Gauge.builder("flotilla.node.used.memory", sandboxes, s -> s.ledger().usage().memoryMiB()).baseUnit("mebibytes").register(registry));
+        own(FunctionCounter.builder("flotilla.node.vm.boot.failures", sandboxes, SandboxManager::bootFailures)
+                .description("VMs that failed to build, to boot in time, or ended with an error").register(registry));
+        own(FunctionCounter.builder("flotilla.node.device.serial.output", this, m -> m.fresh().consoleBytes).baseUnit("bytes")
+                .description("Bytes written by guests to their serial consoles (sandboxes present now)").register(registry));
+        own(FunctionCounter.builder("flotilla.node.device.virtio.chains", this, m -> m.fresh().virtioChains)
+                .description("Virtqueue descriptor chains processed by the running VMs' virtio devices").register(registry));
         registerVmTotals();
     }
 
     /** Counters over every VM since the agent started, ended ones included, so they never go down. */
     private void registerVmTotals() {
         for (String reason : ExitCounts.REASONS) {
-            FunctionCounter.builder("flotilla.vm.exits", this, m -> m.fresh().totals.exits().of(reason))
+            own(FunctionCounter.builder("flotilla.vm.exits", this, m -> m.fresh().totals.exits().of(reason))
                     .tag("reason", reason)
                     .description("vCPU exits to the VMM by reason (rate: exits per second), over all VMs since start")
-                    .register(registry);
+                    .register(registry));
         }
-        FunctionCounter.builder("flotilla.node.device.block.requests", this, m -> m.fresh().totals.deviceIo().blockRequests())
-                .description("Requests served by virtio block devices, over all VMs since start").register(registry);
-        FunctionCounter.builder("flotilla.node.device.block", this, m -> m.fresh().totals.deviceIo().blockBytesRead())
+        own(FunctionCounter.builder("flotilla.node.device.block.requests", this, m -> m.fresh().totals.deviceIo().blockRequests())
+                .description("Requests served by virtio block devices, over all VMs since start").register(registry));
+        own(FunctionCounter.builder("flotilla.node.device.block", this, m -> m.fresh().totals.deviceIo().blockBytesRead())
                 .baseUnit("bytes").tag("direction", "read")
-                .description("Bytes guests read from and wrote to virtio block devices, over all VMs since start").register(registry);
-        FunctionCounter.builder("flotilla.node.device.block", this, m -> m.fresh().totals.deviceIo().blockBytesWritten())
-                .baseUnit("bytes").tag("direction", "written").register(registry);
-        FunctionCounter.builder("flotilla.node.device.net", this, m -> m.fresh().totals.deviceIo().netRxBytes())
+                .description("Bytes guests read from and wrote to virtio block devices, over all VMs since start").register(registry));
+        own(FunctionCounter.builder("flotilla.node.device.block", this, m -> m.fresh().totals.deviceIo().blockBytesWritten())
+                .baseUnit("bytes").tag("direction", "written").register(registry));
+        own(FunctionCounter.builder("flotilla.node.device.net", this, m -> m.fresh().totals.deviceIo().netRxBytes())
                 .baseUnit("bytes").tag("direction", "rx")
-                .description("Bytes guests received (rx) and sent (tx) through virtio-net, over all VMs since start").register(registry);
-        FunctionCounter.builder("flotilla.node.device.net", this, m -> m.fresh().totals.deviceIo().netTxBytes())
-                .baseUnit("bytes").tag("direction", "tx").register(registry);
+                .description("Bytes guests received (rx) and sent (tx) through virtio-net, over all VMs since start").register(registry));
+        own(FunctionCounter.builder("flotilla.node.device.net", this, m -> m.fresh().totals.deviceIo().netTxBytes())
+                .baseUnit("bytes").tag("direction", "tx").register(registry));
     }
 
     /** Recomputed at most every 500 ms: one scrape reads a dozen gauges. */
