@@ -11,7 +11,9 @@
 # /dev/kvm) /tmp /run, then runs CMD in the current directory with PATH, HOME, JAVA_HOME, LANG,
 # FLOTILLA_* and each --env NAME passed through, and FLOTILLA_IN_LAB=1. CMD's output is streamed
 # to stdout (stdout and stderr merged, through the lab's serial console); lab.sh exits with CMD's
-# exit status, 124 on timeout, 125 if the lab itself failed.
+# exit status, 124 on timeout, 125 if the lab itself failed, 123 if the lab's own kernel crashed (an
+# Oops or panic of the emulated host: seen rarely under QEMU's TCG, never caused by the job; callers
+# may boot a fresh lab and run the job again).
 set -euo pipefail
 
 LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -247,6 +249,10 @@ run() {
     if [[ -s "$ctl/kernel.log" ]]; then
       echo "lab: last lines of the lab kernel's log:" >&2
       tail -n 15 "$ctl/kernel.log" | sed 's/^/lab:   /' >&2
+      if grep -qE 'Kernel panic|Oops:|BUG: ' "$ctl/kernel.log"; then
+        echo "lab: error: the lab's own kernel crashed (above) before '$*' finished" >&2
+        exit 123
+      fi
     fi
     die "the lab ended without reporting the command's exit status (it failed to start or crashed; rerun with --verbose)"
   fi
