@@ -171,10 +171,13 @@
   var CONSOLE_LIMIT = 200000;
   var logBoxes = [];
 
-  function openLogs(box) {
+  var LOGS_RETRY_MS = 3000;
+
+  function openLogs(box, retry) {
     if (box.logSource) {
       box.logSource.close();
     }
+    clearTimeout(box.logRetry);
     var select = box.querySelector(".log-source");
     var status = box.querySelector(".console-status");
     var output = box.querySelector(".console-output");
@@ -182,9 +185,11 @@
     if (select && select.value) {
       url += "?container=" + encodeURIComponent(select.value);
     }
-    output.textContent = "";
-    status.textContent = "Connecting to the node…";
-    box.setAttribute("data-state", "connecting");
+    if (!retry) {
+      output.textContent = "";
+      status.textContent = "Connecting to the node…";
+      box.setAttribute("data-state", "connecting");
+    }
     var events = new EventSource(url);
     box.logSource = events;
     function finish(state, text) {
@@ -211,7 +216,18 @@
     });
     events.addEventListener("failure", function (event) {
       var problem = JSON.parse(event.data);
-      finish("failed", problem.title + " (" + problem.status + "): " + problem.detail);
+      var text = problem.title + " (" + problem.status + "): " + problem.detail;
+      // 409: the node has not launched the sandbox yet (or it moved); that passes, so look again shortly.
+      if (problem.status === 409) {
+        finish("waiting", text + ". Trying again in a few seconds…");
+        box.logRetry = setTimeout(function () {
+          if (document.body.contains(box)) {
+            openLogs(box, true);
+          }
+        }, LOGS_RETRY_MS);
+      } else {
+        finish("failed", text);
+      }
     });
     events.onerror = function () {
       if (events.readyState === EventSource.CLOSED) {
@@ -226,6 +242,7 @@
     // Pages swapped out by navigation leave their streams behind: close them.
     logBoxes = logBoxes.filter(function (box) {
       if (!document.body.contains(box)) {
+        clearTimeout(box.logRetry);
         if (box.logSource) {
           box.logSource.close();
         }
@@ -238,9 +255,9 @@
       logBoxes.push(box);
       var select = box.querySelector(".log-source");
       if (select) {
-        select.addEventListener("change", function () { openLogs(box); });
+        select.addEventListener("change", function () { openLogs(box, false); });
       }
-      openLogs(box);
+      openLogs(box, false);
     });
   }
 
