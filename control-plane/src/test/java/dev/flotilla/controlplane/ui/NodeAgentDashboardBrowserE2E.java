@@ -270,6 +270,13 @@ class NodeAgentDashboardBrowserE2E {
         assertEquals(403L, status);
         assertEquals("RUNNING", Api.as(Api.READER).get("/api/v1/sandboxes/" + id).then().extract().path("desiredState"));
         browser.screenshot("agent-sandbox-detail-read-only");
+        browser.resize(390, 844);
+        browser.open("/ui/sandboxes/" + id);
+        browser.waitForText("#console-output", banner(name, id));
+        long overflow = (Long) browser.script("return document.documentElement.scrollWidth - window.innerWidth");
+        assertTrue(overflow <= 0, "the sandbox page with its console scrolls sideways on a phone by " + overflow + " px");
+        browser.screenshot("agent-sandbox-detail-phone");
+        browser.resize(1280, 900);
         browser.open("/ui/nodes");
         browser.waitFor("the agent's node", d -> !d.findElements(By.id("node-" + nodeName)).isEmpty());
         assertFalse(browser.present("button[id^=cordon-]"));
