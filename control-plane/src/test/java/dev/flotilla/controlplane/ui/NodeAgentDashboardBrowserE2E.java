@@ -242,12 +242,18 @@ class NodeAgentDashboardBrowserE2E {
         List<String> lines = new ArrayList<>();
         try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
             String line;
-            while ((line = reader.readLine()) != null && lines.stream().noneMatch(l -> l.contains(banner(name, id)))) {
+            while ((line = reader.readLine()) != null) {
                 lines.add(line);
+                if (line.contains(banner(name, id))) {
+                    break;
+                }
             }
         }
         assertTrue(lines.contains("event:ready") || lines.contains("event: ready"), lines.toString());
-        assertTrue(lines.stream().anyMatch(l -> l.startsWith("data:") && l.contains(banner(name, id))), lines.toString());
+        int data = lines.size() - 1;
+        assertTrue(lines.get(data).startsWith("data:") && lines.get(data).contains(banner(name, id)), lines.toString());
+        assertTrue(lines.subList(0, data).stream().filter(l -> l.startsWith("event:")).reduce((a, b) -> b)
+                .map(l -> l.replace(" ", "").equals("event:output")).orElse(false), "the banner came as an output event: " + lines);
         Api.as(Api.ADMIN).delete("/api/v1/sandboxes/" + id).then().statusCode(org.hamcrest.Matchers.anyOf(
                 org.hamcrest.Matchers.is(200), org.hamcrest.Matchers.is(202)));
     }
