@@ -291,16 +291,26 @@ class NodeAgentDashboardBrowserE2E {
     }
 
     @Test
-    void everyPage_rendersWithTheRealNode_andIsSaved() {
+    void everyPage_rendersWithTheRealNode_andIsSaved() throws InterruptedException {
+        String name = "pages-" + suffix();
+        String id = Api.as(Api.ADMIN).body(Map.of("name", name, "image", "flotilla/tiny", "vcpus", 1, "memoryMiB", 32))
+                .post("/api/v1/sandboxes").then().statusCode(201).extract().path("id");
+        Api.eventually(Duration.ofSeconds(60), name + " to run", () -> "RUNNING".equals(
+                Api.as(Api.READER).get("/api/v1/sandboxes/" + id).then().extract().path("observedState")));
         browser.signIn(Api.ADMIN);
         for (String page : List.of("/ui", "/ui/nodes", "/ui/sandboxes", "/ui/density?window=15m", "/ui/boot-times?window=1h")) {
             browser.open(page);
             browser.waitForPath(page.replaceAll("\\?.*", ""));
             assertFalse(browser.present("#problem"), page + " shows a problem");
-            if (page.equals("/ui/nodes")) {
-                browser.waitForText("#node-" + nodeName, "READY");
+            switch (page) {
+                case "/ui/nodes" -> browser.waitForText("#node-" + nodeName, "READY");
+                // Charts drawn from what the real agent reported: its node's samples, its VMs' boot times.
+                case "/ui/density?window=15m" -> browser.waitForText("#density-summary", "nodes sampled");
+                case "/ui/boot-times?window=1h" -> browser.waitForText("#boot-summary", "boots");
+                default -> { }
             }
             browser.screenshot("agent-" + (page.equals("/ui") ? "overview" : page.substring(4).replaceAll("\\?.*", "")));
         }
+        Api.as(Api.ADMIN).delete("/api/v1/sandboxes/" + id);
     }
 }
