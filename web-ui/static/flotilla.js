@@ -167,46 +167,97 @@
       });
   }
 
-  // ---- serial console: a WebSocket the node agent serves (ws:// or wss://), shown read-only ----
+  // ---- console and logs: server-sent events the control plane relays from the sandbox's node agent ----
   var CONSOLE_LIMIT = 200000;
+  var logBoxes = [];
+
+  var LOGS_RETRY_MS = 3000;
+
+  function openLogs(box, retry) {
+    if (box.logSource) {
+      box.logSource.close();
+    }
+    clearTimeout(box.logRetry);
+    var select = box.querySelector(".log-source");
+    var status = box.querySelector(".console-status");
+    var output = box.querySelector(".console-output");
+    var url = box.getAttribute("data-logs");
+    if (select && select.value) {
+      url += "?container=" + encodeURIComponent(select.value);
+    }
+    if (!retry) {
+      output.textContent = "";
+      status.textContent = "Connecting to the node…";
+      box.setAttribute("data-state", "connecting");
+    }
+    var events = new EventSource(url);
+    box.logSource = events;
+    function finish(state, text) {
+      events.close();
+      status.textContent = text;
+      box.setAttribute("data-state", state);
+    }
+    events.addEventListener("ready", function (event) {
+      var info = JSON.parse(event.data);
+      // A reconnect sends the retained output again: start over rather than show it twice.
+      output.textContent = "";
+      status.textContent = "Live: the " + info.source + " of sandbox " + info.sandbox + ", from node " + info.node + ".";
+      box.setAttribute("data-state", "live");
+    });
+    events.addEventListener("output", function (event) {
+      var atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
+      output.textContent = (output.textContent + JSON.parse(event.data)).slice(-CONSOLE_LIMIT);
+      if (atBottom) {
+        output.scrollTop = output.scrollHeight;
+      }
+    });
+    events.addEventListener("end", function (event) {
+      finish("ended", "Ended: " + JSON.parse(event.data) + ".");
+    });
+    events.addEventListener("failure", function (event) {
+      var problem = JSON.parse(event.data);
+      var text = problem.title + " (" + problem.status + "): " + problem.detail;
+      // 409: the node has not launched the sandbox yet (or it moved); that passes, so look again shortly.
+      if (problem.status === 409) {
+        finish("waiting", text + ". Trying again in a few seconds…");
+        box.logRetry = setTimeout(function () {
+          if (document.body.contains(box)) {
+            openLogs(box, true);
+          }
+        }, LOGS_RETRY_MS);
+      } else {
+        finish("failed", text);
+      }
+    });
+    events.onerror = function () {
+      if (events.readyState === EventSource.CLOSED) {
+        finish("failed", "The log stream was refused; your session may have ended. Reload the page to sign in again.");
+      } else {
+        status.textContent = "The log stream was interrupted; reconnecting…";
+      }
+    };
+  }
 
   function connectConsoles() {
-    document.querySelectorAll("[data-console]:not([data-connected])").forEach(function (box) {
-      var url = box.getAttribute("data-console");
-      var status = box.querySelector(".console-status");
-      var output = box.querySelector(".console-output");
+    // Pages swapped out by navigation leave their streams behind: close them.
+    logBoxes = logBoxes.filter(function (box) {
+      if (!document.body.contains(box)) {
+        clearTimeout(box.logRetry);
+        if (box.logSource) {
+          box.logSource.close();
+        }
+        return false;
+      }
+      return true;
+    });
+    document.querySelectorAll("[data-logs]:not([data-connected])").forEach(function (box) {
       box.setAttribute("data-connected", "true");
-      if (!/^wss?:/i.test(url)) {
-        status.textContent = "Open the link above to see the console.";
-        return;
+      logBoxes.push(box);
+      var select = box.querySelector(".log-source");
+      if (select) {
+        select.addEventListener("change", function () { openLogs(box, false); });
       }
-      var decoder = new TextDecoder();
-      var socket;
-      try {
-        socket = new WebSocket(url);
-      } catch (e) {
-        status.textContent = "The console address is not usable: " + e.message;
-        return;
-      }
-      socket.binaryType = "arraybuffer";
-      status.textContent = "Connecting to the console…";
-      socket.onopen = function () { status.textContent = "Connected: live console output."; };
-      socket.onmessage = function (event) {
-        var text = typeof event.data === "string" ? event.data : decoder.decode(new Uint8Array(event.data), { stream: true });
-        var atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
-        output.textContent = (output.textContent + text).slice(-CONSOLE_LIMIT);
-        if (atBottom) {
-          output.scrollTop = output.scrollHeight;
-        }
-      };
-      socket.onerror = function () {
-        status.textContent = "The console could not be reached at " + url + " (the node agent may require its own sign-in).";
-      };
-      socket.onclose = function () {
-        if (status.textContent.indexOf("could not be reached") < 0) {
-          status.textContent = "The console connection closed.";
-        }
-      };
+      openLogs(box, false);
     });
   }
 

@@ -5,7 +5,8 @@ import io.quarkus.qute.TemplateData;
 import java.util.List;
 
 /**
- * One sandbox: spec, placement, history and (when its node serves one) the serial console.
+ * One sandbox: spec, placement, history and (while it is on a node) its live serial console and container logs,
+ * relayed by the control plane from the node agent.
  *
  * @param sandbox null when it no longer exists (deleted while the page was open)
  * @param ref     the id the page was opened with
@@ -21,7 +22,7 @@ public record SandboxDetailPage(Layout layout, String ref, SandboxDetail sandbox
                                 String restartPolicy, String desiredState, String observedState, String node,
                                 String message, long generation, int restarts, String bootTime, String created,
                                 String placed, boolean canStop, boolean canStart, boolean deleting,
-                                String consoleUrl, String consoleUnavailable) {
+                                String consoleUrl, String consoleUnavailable, boolean containerLogs) {
     }
 
     /** One history entry. */

@@ -245,10 +245,8 @@ public class SandboxPages {
         boolean canStop = !deleting && SandboxStates.RUNNING.equals(s.desiredState);
         boolean canStart = !deleting && (SandboxStates.STOPPED.equals(s.desiredState) || SandboxStates.FAILED.equals(s.observedState));
         String node = s.nodeId == null ? null : s.lastNodeName;
-        String consoleUnavailable = node == null
-                ? "The serial console and live logs are served by the node a sandbox runs on; this sandbox is on no node."
-                : "Node " + node + " has not published a serial console for this sandbox, so it cannot be shown "
-                + "here. The history below is the control plane's record of it.";
+        String consoleUnavailable = "The serial console and logs come from the node a sandbox runs on; this sandbox is on "
+                + "no node" + (SandboxStates.PENDING.equals(s.observedState) ? " yet." : ".");
         return new SandboxDetailPage.SandboxDetail(s.id.toString(), s.name, s.image,
                 s.command == null || s.command.isEmpty() ? "(image default)" : String.join(" ", s.command), s.vcpus,
                 Format.mebibytes(s.memoryMiB), orNone(Format.labels(s.labels)), orNone(Format.labels(s.nodeSelector)),
@@ -256,7 +254,12 @@ public class SandboxPages {
                 s.desiredState, s.observedState, node == null ? "" : node, s.message == null ? "" : s.message, s.generation,
                 s.restarts, s.bootTimeMs == null ? "not reported yet" : Format.millis(s.bootTimeMs.doubleValue()),
                 TIME.format(s.createdAt), s.placedAt == null ? "not placed" : TIME.format(s.placedAt), canStop, canStart,
-                deleting, node == null ? null : s.consoleUrl, consoleUnavailable);
+                deleting, node == null ? null : s.consoleUrl, consoleUnavailable, runsContainer(s.image));
+    }
+
+    /** Images other than the built-in guests run as container "main", whose logs the node agent keeps. */
+    private static boolean runsContainer(String image) {
+        return image != null && !image.equals("flotilla/tiny") && !image.equals("flotilla/linux");
     }
 
     private static String tolerations(List<TolerationSpec> tolerations) {

@@ -52,8 +52,8 @@ public class UiAuthFilter {
             // htmx follows HX-Redirect with a full page load: the login page replaces the whole window.
             return Response.status(401).header("HX-Redirect", login.toString()).build();
         }
-        // Pages redirect to the login page; the event stream and chart data (fetched by scripts) get a plain 401.
-        if (!post && !path.equals("/ui/events") && !path.startsWith("/ui/data/")) {
+        // Pages redirect to the login page; the event streams and chart data (fetched by scripts) get a plain 401.
+        if (!post && !path.equals("/ui/events") && !path.startsWith("/ui/data/") && !path.endsWith("/logs/stream")) {
             return Response.seeOther(login).build();
         }
         return Response.status(401).type(MediaType.TEXT_PLAIN_TYPE)

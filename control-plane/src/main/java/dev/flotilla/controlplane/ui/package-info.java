@@ -13,6 +13,9 @@
  *   <li>Live updates: {@link dev.flotilla.controlplane.ui.LiveUpdates} fingerprints the fleet once a second while a
  *       browser listens and sends named server-sent events; the page re-fetches only the fragments that show the
  *       changed part.</li>
+ *   <li>Console and logs: {@link dev.flotilla.controlplane.ui.SandboxLogStream} relays a sandbox's output from its node
+ *       agent ({@code dev.flotilla.controlplane.logs}) as server-sent events, refusals included as events the page
+ *       shows in words (an EventSource cannot read an error status).</li>
  *   <li>Charts: {@link dev.flotilla.controlplane.ui.FleetSeries} samples per-node density into {@code node_sample} and
  *       reads boot times a database trigger copies into {@code boot_time_sample}.</li>
  * </ul>

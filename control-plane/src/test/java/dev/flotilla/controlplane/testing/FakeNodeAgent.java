@@ -72,6 +72,7 @@ public final class FakeNodeAgent implements AutoCloseable {
         this.taints = taints;
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext(NodeAgentPaths.SANDBOXES, this::handle);
+        server.createContext("/api/v1/sandboxes/", this::console);
         server.setExecutor(Executors.newFixedThreadPool(4));
         server.start();
         heartbeats.scheduleAtFixedRate(() -> {
@@ -218,6 +219,29 @@ public final class FakeNodeAgent implements AutoCloseable {
                 respond(exchange, 405, Map.of("title", "Method Not Allowed", "status", 405));
             }
         }
+    }
+
+    /** The node API's console snapshot ({@link NodeAgentPaths#CONSOLE}): one line naming the VM, 404 when unknown. */
+    private void console(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            String path = exchange.getRequestURI().getPath();
+            calls.add(exchange.getRequestMethod() + " " + path);
+            String id = path.substring("/api/v1/sandboxes/".length()).split("/")[0];
+            if (!exchange.getRequestMethod().equals("GET") || !path.equals(NodeAgentPaths.console(id))) {
+                respond(exchange, 404, Map.of("title", "Not Found", "status", 404, "detail", "no route " + path));
+            } else if (!vms.containsKey(id)) {
+                respond(exchange, 404, Map.of("title", "Not Found", "status", 404, "detail", "sandbox " + id + " does not exist"));
+            } else {
+                byte[] text = ("fake console of " + id + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                exchange.sendResponseHeaders(200, text.length);
+                exchange.getResponseBody().write(text);
+            }
+        }
+    }
+
+    /** Stops answering calls but keeps heartbeating: a node that looks alive whose agent cannot be reached. */
+    public void stopServing() {
+        server.stop(0);
     }
 
     private static void respond(HttpExchange exchange, int status, Object body) throws IOException {

@@ -163,8 +163,9 @@ class DashboardBrowserIT {
         assertTrue(browser.samePageLoad(), "the state changed by a live update, not a page reload");
         browser.waitForText("#events", "Launched");
         assertEquals(node.name(), browser.text("#sandbox-node"));
-        assertTrue(browser.text("#console-unavailable").contains("has not published a serial console"),
-                "a node that reports no console gets a clear 'not available' state");
+        // This node agent speaks only the sandbox contract: the relayed console must say so in words.
+        browser.waitForText("#console-status", "does not serve a console WebSocket");
+        assertTrue(browser.text("#console-status").startsWith("Bad Gateway (502)"));
         browser.screenshot("sandbox-detail");
     }
 
@@ -241,7 +242,7 @@ class DashboardBrowserIT {
     }
 
     @Test
-    void sandboxDetail_nodeReportsAConsole_showsItsAddressAndConnects() {
+    void sandboxDetail_nodeReportsAConsoleUrl_showsItsAddressBesideTheRelayedConsole() {
         String id = createThroughApi("console-" + suffix());
         String url = "ws://127.0.0.1:9/v1/sandboxes/" + id + "/console";
         node.consoleUrls.put(id, url);
@@ -249,9 +250,26 @@ class DashboardBrowserIT {
         browser.open("/ui/sandboxes/" + id);
 
         browser.waitForText("#console-link", url);
-        // Nothing listens on port 9: the viewer must say so rather than fail silently.
-        browser.waitForText(".console-status", "could not be reached");
+        assertTrue(browser.present("[data-logs='/ui/sandboxes/" + id + "/logs/stream']"),
+                "the viewer reads through the control plane, not from the published address");
         assertFalse(browser.present("#console-unavailable"));
+    }
+
+    @Test
+    void sandboxDetail_sandboxOnNoNode_saysWhyThereIsNoConsole() {
+        Map<String, Object> spec = new HashMap<>();
+        spec.put("name", "nowhere-" + suffix());
+        spec.put("image", "flotilla/tiny");
+        spec.put("vcpus", 1);
+        spec.put("memoryMiB", 64);
+        spec.put("nodeSelector", Map.of("zone", "nowhere"));
+        String id = Api.as(Api.ADMIN).body(spec).post("/api/v1/sandboxes").then().statusCode(201).extract().path("id");
+        browser.signIn(Api.READER);
+        browser.open("/ui/sandboxes/" + id);
+
+        browser.waitForText("#console-unavailable", "this sandbox is on no node yet");
+        assertFalse(browser.present("[data-logs]"));
+        Api.as(Api.ADMIN).delete("/api/v1/sandboxes/" + id).then().statusCode(200);
     }
 
     @Test
