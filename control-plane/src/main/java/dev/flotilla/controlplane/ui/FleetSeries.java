@@ -184,8 +184,8 @@ public class FleetSeries {
             long binSeconds = Math.max(1, window.toSeconds() / 60);
             try (PreparedStatement query = connection.prepareStatement("""
                     SELECT date_bin(make_interval(secs => ?), at, TIMESTAMPTZ '2000-01-01') AS bin,
-                           percentile_cont(0.5) WITHIN GROUP (ORDER BY millis),
-                           percentile_cont(0.99) WITHIN GROUP (ORDER BY millis), count(*)
+                           percentile_disc(0.5) WITHIN GROUP (ORDER BY millis),
+                           percentile_disc(0.99) WITHIN GROUP (ORDER BY millis), count(*)
                     FROM boot_time_sample WHERE at > ? GROUP BY bin ORDER BY bin""")) {
                 query.setLong(1, binSeconds);
                 query.setTimestamp(2, Timestamp.from(since));
@@ -222,7 +222,7 @@ public class FleetSeries {
         return result;
     }
 
-    /** Nearest-rank percentile of sorted values. */
+    /** Nearest-rank percentile of sorted values: what percentile_disc gives in the trend and overview queries. */
     static double percentile(long[] sorted, double p) {
         int rank = (int) Math.ceil(p * sorted.length);
         return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];

@@ -143,7 +143,7 @@ public class UiQueries {
 
     public BootStats bootStats(Duration window) {
         Object[] row = (Object[]) entityManager.createNativeQuery("""
-                SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY millis), percentile_cont(0.99) WITHIN GROUP (ORDER BY millis),
+                SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY millis), percentile_disc(0.99) WITHIN GROUP (ORDER BY millis),
                        count(*)
                 FROM boot_time_sample WHERE at > :since""")
                 .setParameter("since", Instant.now().minus(window)).getSingleResult();
