@@ -1,0 +1,396 @@
+package dev.flotilla.tests.linux;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import dev.flotilla.containers.bench.BusyboxImage;
+import dev.flotilla.containers.bench.LoopbackRegistry;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The packaged node agent (node-agent/target/quarkus-app) as a child process with Linux guests, networking on and
+ * containers from a loopback registry, driven only through its REST API: sandboxes from an image, their output in
+ * logs, exec, the address the guest sees, isolation on the bridge, stop, delete, a SIGKILL of the agent with a VM
+ * running and the restart on the same state directory, then sandbox-to-sandbox traffic allowed. Needs root (taps,
+ * a bridge, nftables), as the agent does; the lab runs as root. Sandboxes are shared between steps where the
+ * steps do not interfere: the lab boots each VM under TCG.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class NodeAgentE2E {
+    static final Duration READY = Duration.ofSeconds(240);
+    static final Duration BOOT = Duration.ofSeconds(240);
+    static final String TOKEN = "node-agent-e2e";
+    /** A bridge and pool of this suite's own, so nothing else on the host is touched. */
+    static final String BRIDGE = "flte2e0";
+    static final String POOL = "10.219.7.0/24";
+    static final String GATEWAY = "10.219.7.1";
+    /** Every sandbox's main: a greeting on stdout, then an HTTP server (busybox httpd) on 8080 serving /etc. */
+    static final String MAIN = "echo hello from $(hostname); exec httpd -f -p 8080 -h /etc";
+    static final String SERVED = "flotilla-e2e-hello\n"; // /etc/image-name in the test image
+
+    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    Path dir;
+    Path state;
+    LoopbackRegistry registry;
+    String image;
+    HttpServer nodeSide;
+    int port;
+    int starts;
+    Process agent;
+    Path agentLog;
+    String base;
+    JsonNode alpha;
+    JsonNode beta;
+
+    @BeforeAll
+    void startRegistryAndAgent() throws Exception {
+        assertEquals("root", System.getProperty("user.name"), "the node agent's networking needs root (taps, bridge, nftables)");
+        dir = Files.createTempDirectory("fl-node-agent-e2e");
+        state = Files.createDirectories(dir.resolve("state"));
+        registry = LoopbackRegistry.start(dir.resolve("registry"));
+        Path layout = BusyboxImage.writeLayout(dir.resolve("layout"), "v1", MAIN);
+        image = registry.push(layout, "v1", "e2e/agent:v1");
+        // A service on the node that sandboxes may reach through their gateway (the bridge is the node's side).
+        nodeSide = HttpServer.create(new InetSocketAddress(0), 0);
+        nodeSide.createContext("/", exchange -> {
+            byte[] body = "node side\n".getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        nodeSide.start();
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        startAgent(false);
+        // Both created before waiting: their pulls and boots overlap.
+        alpha = create("alpha");
+        beta = create("beta");
+    }
+
+    @AfterAll
+    void tearDown() throws Exception {
+        if (agent != null && agent.isAlive()) {
+            agent.destroyForcibly().waitFor();
+        }
+        // The agent leaves its bridge and nftables table for the next start; this suite's are removed here.
+        run(List.of("ip", "link", "del", BRIDGE));
+        run(List.of("nft", "delete", "table", "inet", "flotilla_" + BRIDGE));
+        if (nodeSide != null) {
+            nodeSide.stop(0);
+        }
+        if (registry != null) {
+            registry.close();
+        }
+        if (dir != null) {
+            try (var s = Files.walk(dir)) {
+                for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
+    @Test
+    @Order(1)
+    void createFromImage_runs_andItsOutputIsInTheLogs() throws Exception {
+        for (JsonNode s : List.of(alpha, beta)) {
+            assertEquals(image, s.path("image").asText(), s.toString());
+            assertEquals("STARTING", s.path("state").asText(), s.toString());
+        }
+        alpha = awaitState("alpha", "RUNNING");
+        beta = awaitState("beta", "RUNNING");
+        assertTrue(alpha.path("bootTimeMillis").asLong() > 0, alpha.toString());
+        await("alpha's greeting is in its logs", "/api/v1/sandboxes/alpha/containers/main/logs",
+                a -> a.status() == 200 && a.text().equals("hello from alpha\n"), BOOT);
+        JsonNode containers = get("/api/v1/sandboxes/alpha/containers").json();
+        assertEquals("main", containers.path(0).path("id").asText(), containers.toString());
+        assertTrue(containers.path(0).path("running").asBoolean(), containers.toString());
+    }
+
+    @Test
+    @Order(2)
+    void exec_guestSeesTheAddressTheAgentGaveIt() throws Exception {
+        JsonNode net = alpha.path("network");
+        String address = net.path("address").asText();
+        assertTrue(address.startsWith("10.219.7."), alpha.toString());
+        assertEquals(24, net.path("prefixLength").asInt(), alpha.toString());
+        assertEquals(GATEWAY, net.path("gateway").asText(), alpha.toString());
+        assertTrue(Files.exists(Path.of("/sys/class/net", net.path("tap").asText(), "brport")),
+                "the sandbox's tap is a port of " + BRIDGE + ": " + alpha);
+        assertNotEquals(address, beta.path("network").path("address").asText(), "two sandboxes, two addresses");
+
+        JsonNode r = exec("alpha", "hostname; ip -4 addr show dev eth0; ip link show dev eth0; ip route");
+        assertEquals(0, r.path("exitCode").asInt(), r.toString());
+        String out = r.path("stdout").asText();
+        assertTrue(out.startsWith("alpha\n"), "exec runs in the sandbox: " + out);
+        assertTrue(out.contains("inet " + address + "/24 "), "eth0 has the sandbox's address: " + out);
+        assertTrue(out.contains("link/ether " + net.path("mac").asText() + " "), "eth0 has the sandbox's MAC: " + out);
+        assertTrue(out.contains("default via " + GATEWAY), "the bridge is the default gateway: " + out);
+    }
+
+    @Test
+    @Order(3)
+    void isolation_sandboxReachesTheNode_notTheApi_notTheOtherSandbox() throws Exception {
+        String betaAddress = beta.path("network").path("address").asText();
+        // Controls: the probe tool works, beta serves, and alpha's traffic leaves through the bridge.
+        JsonNode local = fetch("beta", "http://127.0.0.1:8080/image-name");
+        assertEquals(0, local.path("exitCode").asInt(), "beta's httpd answers inside beta: " + local);
+        assertEquals(SERVED, local.path("stdout").asText(), local.toString());
+        JsonNode node = fetch("alpha", "http://" + GATEWAY + ":" + nodeSide.getAddress().getPort() + "/");
+        assertEquals(0, node.path("exitCode").asInt(), "alpha reaches a service on the node through its gateway: " + node);
+        assertEquals("node side\n", node.path("stdout").asText(), node.toString());
+
+        assertEquals(200, get("/q/health/live").status(), "the API answers on the node itself");
+        JsonNode api = fetch("alpha", "http://" + GATEWAY + ":" + port + "/q/health/live");
+        assertNotEquals(0, api.path("exitCode").asInt(), "a sandbox must not reach the node's API: " + api);
+        JsonNode other = fetch("alpha", "http://" + betaAddress + ":8080/image-name");
+        assertNotEquals(0, other.path("exitCode").asInt(), "sandboxes must not reach each other by default: " + other);
+        assertFalse(other.path("stdout").asText().contains("flotilla"), other.toString());
+    }
+
+    @Test
+    @Order(4)
+    void stop_thenDelete_leaveNoTapNoRecord() throws Exception {
+        String id = beta.path("id").asText();
+        String tap = beta.path("network").path("tap").asText();
+        Path record = state.resolve("sandboxes").resolve(id + ".json");
+        assertTrue(Files.exists(Path.of("/sys/class/net", tap)), "beta's tap exists while it runs");
+
+        Answer stopped = call("POST", "/api/v1/sandboxes/beta/stop", null);
+        assertEquals(200, stopped.status(), stopped.text());
+        assertEquals("STOPPED", stopped.json().path("state").asText(), stopped.text());
+        assertEquals("stopped on request", stopped.json().path("message").asText(), stopped.text());
+        assertFalse(stopped.json().has("network"), "a stopped sandbox holds no network: " + stopped.text());
+        assertFalse(Files.exists(Path.of("/sys/class/net", tap)), "stop removes the tap " + tap);
+        assertTrue(Files.readString(record).contains("\"state\":\"STOPPED\""), "the record stays, STOPPED");
+        assertEquals("hello from beta\n", get("/api/v1/sandboxes/beta/containers/main/logs").text(), "logs outlive the VM");
+
+        assertEquals(204, call("DELETE", "/api/v1/sandboxes/beta", null).status());
+        assertEquals(404, get("/api/v1/sandboxes/beta").status());
+        assertEquals(404, get("/api/v1/sandboxes/" + id).status());
+        assertFalse(Files.exists(record), "delete removes the record " + record);
+        try (var left = Files.list(state.resolve("sandboxes"))) {
+            List<String> files = left.map(p -> p.getFileName().toString()).toList();
+            assertEquals(List.of(alpha.path("id").asText() + ".json"), files, "only alpha's record is left");
+        }
+        JsonNode list = get("/api/v1/sandboxes").json();
+        assertEquals(1, list.path("count").asInt(), list.toString());
+        assertEquals(404, call("DELETE", "/api/v1/sandboxes/beta", null).status(), "a second delete: unknown");
+    }
+
+    @Test
+    @Order(5)
+    void agentKilledWithAVmRunning_restartReportsItLost_andRemovesItsTap() throws Exception {
+        String tap = alpha.path("network").path("tap").asText();
+        assertEquals("RUNNING", get("/api/v1/sandboxes/alpha").json().path("state").asText());
+        agent.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook; the VM dies with the JVM that ran it
+        assertTrue(Files.exists(Path.of("/sys/class/net", tap)), "the tap outlives the killed agent (taps are persistent)");
+
+        startAgent(true);
+        JsonNode lost = get("/api/v1/sandboxes/alpha").json();
+        assertEquals("FAILED", lost.path("state").asText(), lost.toString());
+        assertTrue(lost.path("message").asText().startsWith("lost: the VM ran in a previous node-agent process"), lost.toString());
+        assertFalse(Files.exists(Path.of("/sys/class/net", tap)), "the restart removed the lost VM's tap " + tap);
+        assertEquals(0, get("/api/v1/node").json().path("used").path("vms").asInt(), "the lost VM holds no capacity");
+    }
+
+    @Test
+    @Order(6)
+    void afterRestart_newSandboxesRun_andReachEachOtherWhenAllowed() throws Exception {
+        JsonNode gamma = create("gamma");
+        JsonNode delta = create("delta");
+        gamma = awaitState("gamma", "RUNNING");
+        delta = awaitState("delta", "RUNNING");
+        await("gamma's greeting is in its logs", "/api/v1/sandboxes/gamma/containers/main/logs",
+                a -> a.status() == 200 && a.text().equals("hello from gamma\n"), BOOT);
+        String deltaAddress = delta.path("network").path("address").asText();
+        JsonNode ip = exec("delta", "ip -4 addr show dev eth0");
+        assertTrue(ip.path("stdout").asText().contains("inet " + deltaAddress + "/24 "), ip.toString());
+        JsonNode other = fetch("gamma", "http://" + deltaAddress + ":8080/image-name");
+        assertEquals(0, other.path("exitCode").asInt(), "with allow-sandbox-to-sandbox=true gamma reaches delta: " + other);
+        assertEquals(SERVED, other.path("stdout").asText(), other.toString());
+        JsonNode api = fetch("gamma", "http://" + GATEWAY + ":" + port + "/q/health/live");
+        assertNotEquals(0, api.path("exitCode").asInt(), "the node's API stays closed to sandboxes: " + api);
+    }
+
+    @Test
+    @Order(7)
+    void sigterm_stopsRunningSandboxesCleanly() throws Exception {
+        List<String> taps = new ArrayList<>();
+        for (String name : List.of("gamma", "delta")) {
+            taps.add(get("/api/v1/sandboxes/" + name).json().path("network").path("tap").asText());
+        }
+        agent.destroy(); // SIGTERM
+        assertTrue(agent.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the agent ends within 120 s of SIGTERM");
+        for (String tap : taps) {
+            assertFalse(Files.exists(Path.of("/sys/class/net", tap)), "graceful shutdown removed tap " + tap);
+        }
+        try (var records = Files.list(state.resolve("sandboxes"))) {
+            for (Path r : records.toList()) {
+                String text = Files.readString(r);
+                if (text.contains("\"name\":\"gamma\"") || text.contains("\"name\":\"delta\"")) {
+                    assertTrue(text.contains("\"state\":\"STOPPED\"") && text.contains("stopped because the node agent shut down"), text);
+                }
+            }
+        }
+    }
+
+    // ---- the agent process
+
+    /** Starts the packaged agent on {@link #state} and {@link #port}; waits until it is ready. */
+    void startAgent(boolean allowSandboxToSandbox) throws Exception {
+        String home = System.getenv().getOrDefault("FLOTILLA_HOME", ".");
+        Path jar = Path.of(home, "node-agent/target/quarkus-app/quarkus-run.jar").toAbsolutePath();
+        assertTrue(Files.isRegularFile(jar), jar + " is missing: build it with mvn install");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx512m"));
+        // The e2e JVM's JIT settings (C1 only in the lab, see scripts/e2e.sh) and crash-report location apply here too.
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("-XX:TieredStopAtLevel") || arg.startsWith("-XX:ErrorFile")) {
+                cmd.add(arg);
+            }
+        }
+        Map<String, String> config = Map.ofEntries(
+                Map.entry("quarkus.http.port", Integer.toString(port)),
+                Map.entry("flotilla.node.name", "e2e"),
+                Map.entry("flotilla.node.state-dir", state.toString()),
+                Map.entry("flotilla.node.auth.tokens", TOKEN),
+                Map.entry("flotilla.node.guests.linux-kernel", GuestArtifacts.vmlinux().toString()),
+                Map.entry("flotilla.node.guests.linux-initrd", GuestArtifacts.initrd().toString()),
+                Map.entry("flotilla.node.guests.linux-cmdline", GuestArtifacts.cmdline("")),
+                Map.entry("flotilla.node.guests.boot-timeout", "180s"),
+                Map.entry("flotilla.node.containers.agent-timeout", "180s"),
+                Map.entry("flotilla.node.containers.insecure-registries", registry.address()),
+                Map.entry("flotilla.node.network.enabled", "true"),
+                Map.entry("flotilla.node.network.bridge", BRIDGE),
+                Map.entry("flotilla.node.network.pool", POOL),
+                Map.entry("flotilla.node.network.allow-sandbox-to-sandbox", Boolean.toString(allowSandboxToSandbox)));
+        config.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+        cmd.addAll(List.of("-jar", jar.toString()));
+        agentLog = GuestArtifacts.results().resolve("node-agent-e2e-" + ++starts + ".log");
+        agent = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(agentLog.toFile()).start();
+        base = "http://127.0.0.1:" + port;
+        await("the agent is ready", "/q/health/ready", a -> a.status() == 200, READY);
+    }
+
+    JsonNode create(String name) throws Exception {
+        Answer a = call("POST", "/api/v1/sandboxes", JSON.createObjectNode().put("name", name).put("image", image)
+                .put("memoryMiB", 256).toString());
+        assertEquals(201, a.status(), "create " + name + ": " + a.text() + agentTail());
+        return a.json();
+    }
+
+    JsonNode awaitState(String name, String wanted) throws Exception {
+        return await(name + " is " + wanted, "/api/v1/sandboxes/" + name,
+                a -> a.status() == 200 && wanted.equals(a.json().path("state").asText()), BOOT).json();
+    }
+
+    /** Runs {@code script} with sh in the sandbox's main container. */
+    JsonNode exec(String sandbox, String script) throws Exception {
+        Answer a = call("POST", "/api/v1/sandboxes/" + sandbox + "/containers/main/exec", JSON.createObjectNode()
+                .put("id", "x" + System.nanoTime()).put("timeoutSeconds", 60)
+                .set("command", JSON.valueToTree(List.of("sh", "-c", script))).toString());
+        assertEquals(200, a.status(), "exec in " + sandbox + ": " + a.text());
+        return a.json();
+    }
+
+    /** busybox wget from inside a sandbox, bounded: a dropped or unanswered connection fails within seconds. */
+    JsonNode fetch(String sandbox, String url) throws Exception {
+        return exec(sandbox, "exec timeout 8 wget -q -T 5 -O - " + url);
+    }
+
+    // ---- HTTP
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    record Answer(int status, String text) {
+        JsonNode json() {
+            try {
+                return JSON.readTree(text);
+            } catch (IOException e) {
+                throw new AssertionError("not JSON (" + status + "): " + text, e);
+            }
+        }
+    }
+
+    Answer get(String path) throws Exception {
+        return call("GET", path, null);
+    }
+
+    Answer call(String method, String path, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(90))
+                .header("Authorization", "Bearer " + TOKEN);
+        if (body != null) {
+            b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+        } else {
+            b.method(method, HttpRequest.BodyPublishers.noBody());
+        }
+        try {
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            return new Answer(r.statusCode(), r.body());
+        } catch (IOException e) {
+            return new Answer(-1, e.toString());
+        }
+    }
+
+    Answer await(String what, String path, Predicate<Answer> condition, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Answer last = null;
+        while (System.nanoTime() < deadline) {
+            if (agent != null && !agent.isAlive()) {
+                fail("the agent exited with " + agent.exitValue() + " while waiting until " + what + agentTail());
+            }
+            last = call("GET", path, null);
+            if (condition.test(last)) {
+                return last;
+            }
+            Thread.sleep(250);
+        }
+        fail("timed out after " + timeout + " waiting until " + what + "; last answer " + last + agentTail());
+        return null;
+    }
+
+    String agentTail() throws IOException {
+        if (agentLog == null || !Files.exists(agentLog)) {
+            return "";
+        }
+        List<String> lines = Files.readAllLines(agentLog);
+        return "\n--- " + agentLog + " (tail) ---\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    }
+
+    static void run(List<String> command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        p.waitFor();
+    }
+}
