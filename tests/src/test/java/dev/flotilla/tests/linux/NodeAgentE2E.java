@@ -54,6 +54,8 @@ class NodeAgentE2E {
     static final String BRIDGE = "flte2e0";
     static final String POOL = "10.219.7.0/24";
     static final String GATEWAY = "10.219.7.1";
+    /** The agent names taps "flt" + the address in hex: 10.219.7.x. */
+    static final String TAP_PREFIX = "flt0adb07";
     /** Every sandbox's main: a greeting on stdout, then an HTTP server (busybox httpd) on 8080 serving /etc. */
     static final String MAIN = "echo hello from $(hostname); exec httpd -f -p 8080 -h /etc";
     static final String SERVED = "flotilla-e2e-hello\n"; // /etc/image-name in the test image
@@ -101,9 +103,18 @@ class NodeAgentE2E {
     @AfterAll
     void tearDown() throws Exception {
         if (agent != null && agent.isAlive()) {
-            agent.destroyForcibly().waitFor();
+            agent.destroy();
+            if (!agent.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                agent.destroyForcibly().waitFor();
+            }
         }
-        // The agent leaves its bridge and nftables table for the next start; this suite's are removed here.
+        // The agent leaves its bridge and nftables table for the next start; this suite's are removed here, with
+        // any tap a failed step left behind.
+        try (var links = Files.list(Path.of("/sys/class/net"))) {
+            for (String tap : links.map(l -> l.getFileName().toString()).filter(n -> n.startsWith(TAP_PREFIX)).toList()) {
+                run(List.of("ip", "link", "del", tap));
+            }
+        }
         run(List.of("ip", "link", "del", BRIDGE));
         run(List.of("nft", "delete", "table", "inet", "flotilla_" + BRIDGE));
         if (nodeSide != null) {
@@ -300,7 +311,7 @@ class NodeAgentE2E {
         String record = Files.readString(state.resolve("sandboxes").resolve(deltaId + ".json"));
         assertTrue(record.contains("\"state\":\"STOPPED\"") && record.contains("stopped because the node agent shut down"), record);
         try (var links = Files.list(Path.of("/sys/class/net"))) {
-            List<String> left = links.map(l -> l.getFileName().toString()).filter(n -> n.startsWith("flt0adb07")).toList();
+            List<String> left = links.map(l -> l.getFileName().toString()).filter(n -> n.startsWith(TAP_PREFIX)).toList();
             assertEquals(List.of(), left, "no tap of this agent's pool is left");
         }
     }
