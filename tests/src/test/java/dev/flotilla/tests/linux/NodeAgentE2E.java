@@ -365,9 +365,15 @@ class NodeAgentE2E {
         return a.json();
     }
 
+    /** Waits for {@code wanted}; a sandbox that ended in another state fails at once, with its message. */
     JsonNode awaitState(String name, String wanted) throws Exception {
-        return await(name + " is " + wanted, "/api/v1/sandboxes/" + name,
-                a -> a.status() == 200 && wanted.equals(a.json().path("state").asText()), BOOT).json();
+        return await(name + " is " + wanted, "/api/v1/sandboxes/" + name, a -> {
+            String now = a.status() == 200 ? a.json().path("state").asText() : "";
+            if (!now.equals(wanted) && (now.equals("STOPPED") || now.equals("FAILED"))) {
+                fail(name + " ended " + now + " while waiting for " + wanted + ": " + a.text() + agentTail());
+            }
+            return now.equals(wanted);
+        }, BOOT).json();
     }
 
     /** Runs {@code script} with sh in the sandbox's main container. */
@@ -435,11 +441,16 @@ class NodeAgentE2E {
         return null;
     }
 
-    String agentTail() throws IOException {
-        if (agentLog == null || !Files.exists(agentLog)) {
+    String agentTail() {
+        List<String> lines;
+        try {
+            lines = agentLog == null || !Files.exists(agentLog) ? List.of() : Files.readAllLines(agentLog);
+        } catch (IOException e) {
+            return "\n(cannot read " + agentLog + ": " + e.getMessage() + ")";
+        }
+        if (lines.isEmpty()) {
             return "";
         }
-        List<String> lines = Files.readAllLines(agentLog);
         return "\n--- " + agentLog + " (tail) ---\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
     }
 
