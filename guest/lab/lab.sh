@@ -26,9 +26,12 @@ QEMU="${FLOTILLA_QEMU:-qemu-system-x86_64}"
 # Debian kernel modules the lab init loads, in dependency order (no modprobe, no depmod).
 # tun: /dev/net/tun for the virtio-net suites' taps.
 # vhost_iotlb..vhost_vsock: /dev/vhost-vsock for QEMU's vhost-vsock-device (bench io compares against it).
+# crc32c_generic..bridge: the node agent's sandbox network (a bridge, an nftables table; NodeAgentE2E).
+# libcrc32c needs a crc32c before it (there is no modprobe to fetch one).
 LAB_MODULES=(irqbypass virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
   netfs fscache 9pnet 9pnet_virtio 9p kvm ccp kvm-amd overlay tun
-  vhost_iotlb vhost vsock vmw_vsock_virtio_transport_common vhost_vsock)
+  vhost_iotlb vhost vsock vmw_vsock_virtio_transport_common vhost_vsock
+  crc32c_generic libcrc32c nfnetlink nf_tables llc stp bridge)
 
 log() { echo "lab: $*" >&2; }
 die() { echo "lab: error: $*" >&2; exit 125; }
@@ -69,19 +72,22 @@ lab_kernel_package() {
   echo "$pkg"
 }
 
-# Sets LAB_KERNEL_DIR to a complete $LAB_CACHE/kernel/<package> (vmlinuz + modules/NN-name.ko).
+# Sets LAB_KERNEL_DIR to a complete $LAB_CACHE/kernel/<package>-<module list hash> (vmlinuz + modules/NN-name.ko).
+# One directory per module list: checkouts with different lists share the cache without unpacking over each other.
 ensure_lab_kernel() {
   local existing
-  # Reuse any complete kernel already in the cache: no apt look-up on the hot path.
-  existing=$(ls -d "$LAB_CACHE"/kernel/linux-image-*/.complete 2>/dev/null | sort -V | tail -1 || true)
-  # ...unless it was unpacked for another module list (modules.list records it).
-  if [[ -n "$existing" && -z "${FLOTILLA_LAB_REFRESH:-}" ]] &&
-     [[ "$(cat "$(dirname "$existing")/modules.list" 2>/dev/null)" == "${LAB_MODULES[*]}" ]]; then
-    LAB_KERNEL_DIR=$(dirname "$existing")
-    return 0
+  # Reuse the newest complete kernel already in the cache unpacked for this module list (modules.list records
+  # it): no apt look-up on the hot path.
+  if [[ -z "${FLOTILLA_LAB_REFRESH:-}" ]]; then
+    for existing in $(ls -d "$LAB_CACHE"/kernel/linux-image-*/.complete 2>/dev/null | sort -Vr); do
+      if [[ "$(cat "$(dirname "$existing")/modules.list" 2>/dev/null)" == "${LAB_MODULES[*]}" ]]; then
+        LAB_KERNEL_DIR=$(dirname "$existing")
+        return 0
+      fi
+    done
   fi
   local pkg; pkg=$(lab_kernel_package)
-  LAB_KERNEL_DIR="$LAB_CACHE/kernel/$pkg"
+  LAB_KERNEL_DIR="$LAB_CACHE/kernel/$pkg-$(echo "${LAB_MODULES[*]}" | sha256sum | cut -c1-8)"
   [[ -f "$LAB_KERNEL_DIR/.complete" && "$(cat "$LAB_KERNEL_DIR/modules.list" 2>/dev/null)" == "${LAB_MODULES[*]}" ]] &&
     return 0
   local tmp="$LAB_KERNEL_DIR.tmp-$$"

@@ -97,6 +97,11 @@ public final class AddressPool {
         }
     }
 
+    /** Whether {@code address} lies in this pool (any address of the CIDR, gateway included). */
+    public boolean contains(String address) {
+        return offsetOf(address) >= 0;
+    }
+
     public synchronized int inUse() {
         return taken.cardinality();
     }

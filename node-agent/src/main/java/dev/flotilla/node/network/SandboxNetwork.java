@@ -133,13 +133,18 @@ public final class SandboxNetwork {
         pool.release(attachment.address());
     }
 
-    /** Taps named like ours that no live sandbox owns (left by a crashed agent): removed. */
+    /**
+     * Taps of this agent that no live sandbox owns (left by a crashed agent): removed. Ours are the taps named like
+     * ours that are ports of our bridge, or not on any bridge with an address of our pool in their name (a crash
+     * between creating and enslaving one); another agent's taps on another bridge of the same host are left alone.
+     */
     public List<String> removeOrphanTaps(java.util.Set<String> owned) {
         List<String> removed = new ArrayList<>();
         try (var links = Files.list(Path.of("/sys/class/net"))) {
             for (Path link : links.toList()) {
                 String name = link.getFileName().toString();
-                if (name.startsWith(TAP_PREFIX) && name.length() == TAP_PREFIX.length() + 8 && !owned.contains(name)) {
+                if (name.startsWith(TAP_PREFIX) && name.length() == TAP_PREFIX.length() + 8 && !owned.contains(name)
+                        && ours(link, name)) {
                     if (HostCommand.run(List.of("ip", "link", "del", name), null).exitCode() == 0) {
                         removed.add(name);
                     }
@@ -149,6 +154,29 @@ public final class SandboxNetwork {
             LOG.warnf("cannot list network interfaces to remove leftover taps: %s", e.getMessage());
         }
         return removed;
+    }
+
+    private boolean ours(Path link, String tap) {
+        Path master = link.resolve("master");
+        if (Files.isSymbolicLink(master)) {
+            try {
+                return Files.readSymbolicLink(master).getFileName().toString().equals(config.bridge());
+            } catch (java.io.IOException e) {
+                return false; // gone meanwhile, or unreadable: not ours to judge
+            }
+        }
+        String address = addressOf(tap);
+        return address != null && pool.contains(address);
+    }
+
+    /** The address a tap name encodes ({@link #tapName}), or null when it is not hex. */
+    static String addressOf(String tap) {
+        String hex = tap.substring(TAP_PREFIX.length());
+        if (!hex.matches("[0-9a-f]{8}")) {
+            return null;
+        }
+        long v = Long.parseLong(hex, 16);
+        return (v >>> 24) + "." + (v >>> 16 & 0xFF) + "." + (v >>> 8 & 0xFF) + "." + (v & 0xFF);
     }
 
     static String tapName(String address) {
