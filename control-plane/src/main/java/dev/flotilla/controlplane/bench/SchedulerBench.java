@@ -185,11 +185,13 @@ public class SchedulerBench {
         System.out.printf("bench scheduler: %.0f placements/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
                 rate, p50, p99, max);
         double jvmCpuMillis = cpu.jvmNanos() / 1e6 / Math.max(1, placed.get());
+        double jitCpuMillis = cpu.jitNanos() < 0 ? -1 : cpu.jitNanos() / 1e6 / Math.max(1, placed.get());
+        double gcCpuMillis = cpu.gcNanos() < 0 ? -1 : cpu.gcNanos() / 1e6 / Math.max(1, placed.get());
         double postgresCpuMillis = cpu.postgresNanos() < 0 ? -1 : cpu.postgresNanos() / 1e6 / Math.max(1, placed.get());
-        System.out.printf("bench scheduler: CPU per placement: %.2f ms in this JVM (service and bench clients), %s in "
-                        + "PostgreSQL; load average %.1f before, %.1f after (%d cores)%n", jvmCpuMillis,
-                postgresCpuMillis < 0 ? "unknown" : String.format("%.2f ms", postgresCpuMillis), loadBefore, loadAfter,
-                Runtime.getRuntime().availableProcessors());
+        System.out.printf("bench scheduler: CPU per placement: %.2f ms in this JVM (service and bench clients; of which "
+                        + "JIT compiler %s, GC %s), %s in PostgreSQL; load average %.1f before, %.1f after (%d cores)%n",
+                jvmCpuMillis, millis(jitCpuMillis), millis(gcCpuMillis), millis(postgresCpuMillis), loadBefore,
+                loadAfter, Runtime.getRuntime().availableProcessors());
         System.out.println("bench scheduler: capacity check: " + capacityCheck);
         System.out.println("bench scheduler: placement path: " + placement.statistics());
         if (jsonFile != null) {
@@ -211,6 +213,8 @@ public class SchedulerBench {
             result.put("cores", Runtime.getRuntime().availableProcessors());
             result.put("jvmCpuMillisPerPlacement", jvmCpuMillis);
             result.put("postgresCpuMillisPerPlacement", postgresCpuMillis);
+            result.put("jitCpuMillisPerPlacement", jitCpuMillis);
+            result.put("gcCpuMillisPerPlacement", gcCpuMillis);
             result.put("loadAverageBefore", loadBefore);
             result.put("loadAverageAfter", loadAfter);
             Files.writeString(jsonFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(result) + "\n");
@@ -280,6 +284,10 @@ public class SchedulerBench {
         } catch (Exception e) {
             return -1;
         }
+    }
+
+    private static String millis(double value) {
+        return value < 0 ? "unknown" : String.format("%.2f ms", value);
     }
 
     private static double loadAverage() {

@@ -11,10 +11,9 @@ import dev.flotilla.controlplane.placement.PlacementOutcome;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
-import jakarta.validation.Valid;
+import jakarta.validation.Validator;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
-import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -27,6 +26,7 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import io.vertx.core.Context;
@@ -52,11 +52,14 @@ public class SandboxResource {
     EntityManager entityManager;
     @Inject
     ObjectMapper json;
+    @Inject
+    Validator validator;
 
     @POST
     @Requires(Scope.WRITE)
     @Operation(summary = "Create a sandbox; it is placed on a node before the response (or left PENDING with a reason)")
-    public CompletionStage<Response> create(@Valid @NotNull SandboxSpec spec) {
+    public CompletionStage<Response> create(@RequestBody(required = true) SandboxSpec spec) {
+        SpecValidation.require(validator, spec); // Bean Validation, skipped for plainly valid specs (see there)
         SandboxSpec normalized = spec.normalized();
         UUID id = UUID.randomUUID();
         Instant created = Instant.now();
