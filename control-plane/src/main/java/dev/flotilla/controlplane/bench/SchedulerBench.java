@@ -248,8 +248,29 @@ public class SchedulerBench {
         if (i % 50 == 2) {
             spec.put("tolerations", List.of(Map.of("key", "dedicated", "operator", "Exists")));
         }
-        JsonNode created = post(http, "/api/v1/sandboxes", ADMIN_TOKEN, spec, 201);
+        JsonNode created;
+        try {
+            created = post(http, "/api/v1/sandboxes", ADMIN_TOKEN, spec, 201);
+        } catch (Exception e) {
+            throw new IllegalStateException("creating " + prefix + i + " failed (" + e + "); the database has it as "
+                    + storedState(prefix + i) + ", " + placement.queued() + " items in the placement queue", e);
+        }
         return "SCHEDULED".equals(created.path("observedState").asText());
+    }
+
+    /** A sandbox's row as the database has it, for the report of a failed request. */
+    private String storedState(String name) {
+        try (Connection connection = dataSource.getConnection();
+             var statement = connection.prepareStatement(
+                     "SELECT observed_state, node_id, message, created_at FROM sandbox WHERE name = ?")) {
+            statement.setString(1, name);
+            try (ResultSet row = statement.executeQuery()) {
+                return row.next() ? row.getString(1) + " on node " + row.getString(2) + " (" + row.getString(3)
+                        + ", created " + row.getString(4) + ")" : "absent";
+            }
+        } catch (Exception e) {
+            return "unknown (" + e.getMessage() + ")";
+        }
     }
 
     private interface Task {
