@@ -33,7 +33,6 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -252,6 +251,7 @@ public class PlacementEngine {
         ExecutorService reloader = Executors.newSingleThreadExecutor(
                 Thread.ofPlatform().name("flotilla-placement-reload").daemon(true).factory());
         Future<Committed> inFlight = null;
+        Plan inFlightPlan = null;
         Future<List<NodeInfo>> reloading = null;
         try {
             while (running) {
@@ -282,6 +282,7 @@ public class PlacementEngine {
                         }
                         Committed done = inFlight.get();
                         inFlight = null;
+                        inFlightPlan = null;
                         finish(done, plan);
                     }
                     if (reloading != null && (reloading.isDone() || forcedReload)) {
@@ -300,6 +301,7 @@ public class PlacementEngine {
                     if (plan != null) {
                         Plan submitted = plan;
                         inFlight = committer.submit(() -> commit(submitted));
+                        inFlightPlan = submitted;
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -309,11 +311,24 @@ public class PlacementEngine {
                     for (PlacementJob job : batch) {
                         job.result().completeExceptionally(e);
                     }
-                    if (plan != null && inFlight == null) {
+                    if (plan != null && plan != inFlightPlan) {
                         plan.jobs().forEach(job -> job.result().completeExceptionally(e));
+                    }
+                    if (inFlight != null) {
+                        // Settle the in-flight transaction before starting over: its callers must get an answer
+                        // (its outcome, or the error when the transaction itself failed unexpectedly).
+                        try {
+                            finish(inFlight.get(), null);
+                        } catch (Exception settling) {
+                            if (settling instanceof InterruptedException) {
+                                Thread.currentThread().interrupt();
+                            }
+                            inFlightPlan.jobs().forEach(job -> job.result().completeExceptionally(settling));
+                        }
                     }
                     batch.clear();
                     inFlight = null;
+                    inFlightPlan = null;
                     reloadNeeded = true;
                     sleepQuietly();
                 }
@@ -771,13 +786,13 @@ public class PlacementEngine {
             statement.setArray(1, connection.createArrayOf("uuid", nodeIds.toArray(UUID[]::new)));
             try (ResultSet rows = statement.executeQuery()) {
                 while (rows.next()) {
+                    // Labels and taints are not needed to re-check a choice; finish() takes them from the cache
+                    // (the placement thread writes the cache while this runs on the commit thread).
                     UUID id = rows.getObject(1, UUID.class);
-                    NodeInfo cached = cache.get(id);
                     locked.put(id, new NodeInfo(id, rows.getString(2),
                             new Resources(rows.getInt(3), rows.getLong(4), rows.getInt(5)),
                             new Resources(rows.getInt(6), rows.getLong(7), rows.getInt(8)),
-                            cached == null ? Map.of() : cached.labels(), cached == null ? List.of() : cached.taints(),
-                            "READY".equals(rows.getString(9)), rows.getBoolean(10), List.of()));
+                            Map.of(), List.of(), "READY".equals(rows.getString(9)), rows.getBoolean(10), List.of()));
                 }
             }
         }
