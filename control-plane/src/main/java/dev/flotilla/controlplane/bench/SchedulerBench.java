@@ -44,8 +44,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * placements per second and latency percentiles of the create requests, which return once placement is committed.
  * The reconciler is off: there are no node agents behind the simulated nodes, so only placement is measured.
  *
- * <p>Options: {@code --nodes N} (10000), {@code --sandboxes N} (100000), {@code --concurrency N} (256),
- * {@code --json FILE}.
+ * <p>Before the measured requests, {@code --warmup N} creations (20,000; placed on the same fleet, reported
+ * separately) let the JIT compile the request path: cold, the compiler threads take about a third of the process's
+ * CPU during the measurement, which a long-running service pays once. {@code --warmup 0} measures the cold service.
+ *
+ * <p>Options: {@code --nodes N} (10000), {@code --sandboxes N} (100000), {@code --warmup N} (20000),
+ * {@code --concurrency N} (256), {@code --json FILE}.
  */
 @Singleton
 @io.quarkus.arc.Unremovable
@@ -83,11 +87,13 @@ public class SchedulerBench {
 
     public int run(String... args) throws Exception {
         if (args.length < 2 || !args[1].equals("scheduler")) {
-            System.err.println("usage: bench scheduler [--nodes N] [--sandboxes N] [--concurrency N] [--json FILE]");
+            System.err.println("usage: bench scheduler [--nodes N] [--sandboxes N] [--warmup N] [--concurrency N] "
+                    + "[--json FILE]");
             return 2;
         }
         int nodes = 10_000;
         int sandboxes = 100_000;
+        int warmup = 20_000;
         int concurrency = 256;
         Path jsonFile = null;
         for (int i = 2; i < args.length; i++) {
@@ -95,6 +101,7 @@ public class SchedulerBench {
             switch (args[i]) {
                 case "--nodes" -> nodes = Integer.parseInt(value);
                 case "--sandboxes" -> sandboxes = Integer.parseInt(value);
+                case "--warmup" -> warmup = Integer.parseInt(value);
                 case "--concurrency" -> concurrency = Integer.parseInt(value);
                 case "--json" -> jsonFile = Path.of(value);
                 default -> {
@@ -113,15 +120,15 @@ public class SchedulerBench {
         HttpClient http = clientVertx.createHttpClient(new HttpClientOptions().setDefaultHost("127.0.0.1")
                 .setDefaultPort(port).setKeepAlive(true).setMaxPoolSize(concurrency).setPipelining(false));
         try {
-            return run(http, base, nodes, sandboxes, concurrency, jsonFile);
+            return run(http, base, nodes, sandboxes, warmup, concurrency, jsonFile);
         } finally {
             http.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
             clientVertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
     }
 
-    private int run(HttpClient http, String base, int nodes, int sandboxes, int concurrency, Path jsonFile)
-            throws Exception {
+    private int run(HttpClient http, String base, int nodes, int sandboxes, int warmup, int concurrency,
+                    Path jsonFile) throws Exception {
 
         System.out.printf("bench scheduler: registering %,d nodes through %s%s%n", nodes, base, ControlPlanePaths.REGISTER);
         long registrationStart = System.nanoTime();
@@ -139,6 +146,21 @@ public class SchedulerBench {
         System.out.printf("bench scheduler: %,d nodes registered in %.1f s%n", nodes, registrationSeconds);
         waitForCache(nodes);
 
+        double warmupRate = 0;
+        if (warmup > 0) {
+            System.out.printf("bench scheduler: warm-up: creating %,d sandboxes (not measured)%n", warmup);
+            AtomicInteger warmupPlaced = new AtomicInteger();
+            long warmupStart = System.nanoTime();
+            runConcurrently(warmup, concurrency, i -> {
+                if (create(http, "warmup-", i)) {
+                    warmupPlaced.incrementAndGet();
+                }
+                return 0;
+            }, new long[warmup]);
+            warmupRate = warmupPlaced.get() / ((System.nanoTime() - warmupStart) / 1e9);
+            System.out.printf("bench scheduler: warm-up: %,d placed, %.0f placements/s%n", warmupPlaced.get(), warmupRate);
+        }
+
         System.out.printf("bench scheduler: creating %,d sandboxes with %d concurrent clients%n", sandboxes, concurrency);
         long[] latencies = new long[sandboxes];
         AtomicInteger placed = new AtomicInteger();
@@ -148,23 +170,7 @@ public class SchedulerBench {
         CpuUsage cpuBefore = CpuUsage.now(postmaster);
         long start = System.nanoTime();
         runConcurrently(sandboxes, concurrency, i -> {
-            Map<String, Object> spec = new LinkedHashMap<>();
-            spec.put("name", "sb-" + i);
-            spec.put("image", "docker.io/library/alpine:3.20");
-            spec.put("vcpus", 1 + (i % 2));
-            spec.put("memoryMiB", 256 + (i % 4) * 256);
-            spec.put("labels", Map.of("app", "app-" + (i % 100)));
-            if (i % 10 == 0) {
-                spec.put("nodeSelector", Map.of("zone", "zone-" + (i % 4)));
-            }
-            if (i % 10 == 1) {
-                spec.put("antiAffinity", Map.of("app", "app-" + (i % 100)));
-            }
-            if (i % 50 == 2) {
-                spec.put("tolerations", List.of(Map.of("key", "dedicated", "operator", "Exists")));
-            }
-            JsonNode created = post(http, "/api/v1/sandboxes", ADMIN_TOKEN, spec, 201);
-            if ("SCHEDULED".equals(created.path("observedState").asText())) {
+            if (create(http, "sb-", i)) {
                 placed.incrementAndGet();
             } else {
                 pending.incrementAndGet();
@@ -185,11 +191,13 @@ public class SchedulerBench {
         System.out.printf("bench scheduler: %.0f placements/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
                 rate, p50, p99, max);
         double jvmCpuMillis = cpu.jvmNanos() / 1e6 / Math.max(1, placed.get());
+        double jitCpuMillis = cpu.jitNanos() < 0 ? -1 : cpu.jitNanos() / 1e6 / Math.max(1, placed.get());
+        double gcCpuMillis = cpu.gcNanos() < 0 ? -1 : cpu.gcNanos() / 1e6 / Math.max(1, placed.get());
         double postgresCpuMillis = cpu.postgresNanos() < 0 ? -1 : cpu.postgresNanos() / 1e6 / Math.max(1, placed.get());
-        System.out.printf("bench scheduler: CPU per placement: %.2f ms in this JVM (service and bench clients), %s in "
-                        + "PostgreSQL; load average %.1f before, %.1f after (%d cores)%n", jvmCpuMillis,
-                postgresCpuMillis < 0 ? "unknown" : String.format("%.2f ms", postgresCpuMillis), loadBefore, loadAfter,
-                Runtime.getRuntime().availableProcessors());
+        System.out.printf("bench scheduler: CPU per placement: %.2f ms in this JVM (service and bench clients; of which "
+                        + "JIT compiler %s, GC %s), %s in PostgreSQL; load average %.1f before, %.1f after (%d cores)%n",
+                jvmCpuMillis, millis(jitCpuMillis), millis(gcCpuMillis), millis(postgresCpuMillis), loadBefore,
+                loadAfter, Runtime.getRuntime().availableProcessors());
         System.out.println("bench scheduler: capacity check: " + capacityCheck);
         System.out.println("bench scheduler: placement path: " + placement.statistics());
         if (jsonFile != null) {
@@ -197,6 +205,8 @@ public class SchedulerBench {
             result.put("benchmark", "scheduler");
             result.put("nodes", nodes);
             result.put("sandboxes", sandboxes);
+            result.put("warmup", warmup);
+            result.put("warmupPlacementsPerSecond", warmupRate);
             result.put("concurrency", concurrency);
             result.put("placed", placed.get());
             result.put("pending", pending.get());
@@ -211,12 +221,56 @@ public class SchedulerBench {
             result.put("cores", Runtime.getRuntime().availableProcessors());
             result.put("jvmCpuMillisPerPlacement", jvmCpuMillis);
             result.put("postgresCpuMillisPerPlacement", postgresCpuMillis);
+            result.put("jitCpuMillisPerPlacement", jitCpuMillis);
+            result.put("gcCpuMillisPerPlacement", gcCpuMillis);
             result.put("loadAverageBefore", loadBefore);
             result.put("loadAverageAfter", loadAfter);
             Files.writeString(jsonFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(result) + "\n");
             System.out.println("bench scheduler: wrote " + jsonFile);
         }
         return capacityCheck.startsWith("OK") ? 0 : 1;
+    }
+
+    /** Creates sandbox {@code prefix + i} of the benchmark's mix; true when it was placed. */
+    private boolean create(HttpClient http, String prefix, int i) throws Exception {
+        Map<String, Object> spec = new LinkedHashMap<>();
+        spec.put("name", prefix + i);
+        spec.put("image", "docker.io/library/alpine:3.20");
+        spec.put("vcpus", 1 + (i % 2));
+        spec.put("memoryMiB", 256 + (i % 4) * 256);
+        spec.put("labels", Map.of("app", "app-" + (i % 100)));
+        if (i % 10 == 0) {
+            spec.put("nodeSelector", Map.of("zone", "zone-" + (i % 4)));
+        }
+        if (i % 10 == 1) {
+            spec.put("antiAffinity", Map.of("app", "app-" + (i % 100)));
+        }
+        if (i % 50 == 2) {
+            spec.put("tolerations", List.of(Map.of("key", "dedicated", "operator", "Exists")));
+        }
+        JsonNode created;
+        try {
+            created = post(http, "/api/v1/sandboxes", ADMIN_TOKEN, spec, 201);
+        } catch (Exception e) {
+            throw new IllegalStateException("creating " + prefix + i + " failed (" + e + "); the database has it as "
+                    + storedState(prefix + i) + ", " + placement.queued() + " items in the placement queue", e);
+        }
+        return "SCHEDULED".equals(created.path("observedState").asText());
+    }
+
+    /** A sandbox's row as the database has it, for the report of a failed request. */
+    private String storedState(String name) {
+        try (Connection connection = dataSource.getConnection();
+             var statement = connection.prepareStatement(
+                     "SELECT observed_state, node_id, message, created_at FROM sandbox WHERE name = ?")) {
+            statement.setString(1, name);
+            try (ResultSet row = statement.executeQuery()) {
+                return row.next() ? row.getString(1) + " on node " + row.getString(2) + " (" + row.getString(3)
+                        + ", created " + row.getString(4) + ")" : "absent";
+            }
+        } catch (Exception e) {
+            return "unknown (" + e.getMessage() + ")";
+        }
     }
 
     private interface Task {
@@ -280,6 +334,10 @@ public class SchedulerBench {
         } catch (Exception e) {
             return -1;
         }
+    }
+
+    private static String millis(double value) {
+        return value < 0 ? "unknown" : String.format("%.2f ms", value);
     }
 
     private static double loadAverage() {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flotilla.contract.v1.Taint;
 import dev.flotilla.controlplane.scheduler.NodeInfo;
+import dev.flotilla.controlplane.scheduler.NodeTable;
 import dev.flotilla.controlplane.scheduler.Resources;
 
 import java.io.IOException;
@@ -33,7 +34,8 @@ final class FleetCache {
             + "alloc_memory_mib, alloc_vms, labels::text, taints::text, state, cordoned";
 
     private final ObjectMapper json;
-    private final List<NodeInfo> nodes = new ArrayList<>();
+    /** The nodes in order, with the columns the scheduler scans (see {@link NodeTable}). */
+    private NodeTable nodes = new NodeTable();
     private final Map<UUID, Integer> indexById = new HashMap<>();
     /** Nodes replaced while a background reload runs: their cached version is newer than the reload's snapshot. */
     private Set<UUID> replacedDuringReload;
@@ -42,7 +44,7 @@ final class FleetCache {
         this.json = json;
     }
 
-    List<NodeInfo> nodes() {
+    NodeTable table() {
         return nodes;
     }
 
@@ -51,17 +53,10 @@ final class FleetCache {
         return index == null ? null : nodes.get(index);
     }
 
-    /** The node's position in {@link #nodes()}, or -1. */
-    int indexOf(UUID id) {
-        Integer index = indexById.get(id);
-        return index == null ? -1 : index;
-    }
-
     void replace(NodeInfo node) {
         Integer index = indexById.get(node.id());
         if (index == null) {
-            indexById.put(node.id(), nodes.size());
-            nodes.add(node);
+            indexById.put(node.id(), nodes.add(node));
         } else {
             nodes.set(index, node);
         }
@@ -104,11 +99,10 @@ final class FleetCache {
                 merged.add(get(id));
             }
         }
-        nodes.clear();
+        nodes = NodeTable.of(merged);
         indexById.clear();
-        for (NodeInfo node : merged) {
-            indexById.put(node.id(), nodes.size());
-            nodes.add(node);
+        for (int i = 0; i < merged.size(); i++) {
+            indexById.put(merged.get(i).id(), i);
         }
     }
 

@@ -33,7 +33,6 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -223,8 +222,11 @@ public class PlacementEngine {
                 spec.antiAffinity());
     }
 
-    /** A batch scheduled against the cache, with the nodes as its choices would leave them. */
-    private record Plan(List<PlacementJob> jobs, SchedulingResult result, Map<UUID, NodeInfo> optimistic) {
+    /**
+     * A batch scheduled against the cache. Its choices are already added to the cached nodes (optimistically, so the
+     * next batch can be scheduled while this one commits); {@code added} is what it added per node.
+     */
+    private record Plan(List<PlacementJob> jobs, SchedulingResult result, Map<UUID, Resources> added) {
     }
 
     /** What a committed (or failed) batch transaction did, applied to the cache on the placement thread. */
@@ -235,8 +237,9 @@ public class PlacementEngine {
 
     /**
      * Scheduling of the next batch overlaps the database transaction of the previous one (a pipeline of depth
-     * one): the next batch is scheduled against the cache plus the in-flight batch's choices, and the in-flight
-     * transaction's authoritative node rows replace them when it finishes.
+     * one): every plan adds its choices to the cached nodes at once, so the next batch is scheduled against the
+     * cache as the in-flight batch leaves it; when that transaction finishes, the authoritative locked rows replace
+     * its nodes (plus what a batch scheduled meanwhile added to them).
      */
     private void loop() {
         List<PlacementJob> batch = new ArrayList<>();
@@ -248,8 +251,8 @@ public class PlacementEngine {
         ExecutorService reloader = Executors.newSingleThreadExecutor(
                 Thread.ofPlatform().name("flotilla-placement-reload").daemon(true).factory());
         Future<Committed> inFlight = null;
+        Plan inFlightPlan = null;
         Future<List<NodeInfo>> reloading = null;
-        Map<UUID, NodeInfo> inFlightNodes = Map.of();
         try {
             while (running) {
                 Plan plan = null;
@@ -274,13 +277,13 @@ public class PlacementEngine {
                         // Overlap: schedule the next batch while the previous one commits, unless the cache is
                         // about to be refreshed anyway.
                         if (!batch.isEmpty() && !forcedReload && changedNodes.isEmpty()) {
-                            plan = schedule(List.copyOf(batch), inFlightNodes);
+                            plan = schedule(List.copyOf(batch));
                             batch.clear();
                         }
                         Committed done = inFlight.get();
                         inFlight = null;
-                        inFlightNodes = Map.of();
-                        finish(done);
+                        inFlightPlan = null;
+                        finish(done, plan);
                     }
                     if (reloading != null && (reloading.isDone() || forcedReload)) {
                         Future<List<NodeInfo>> finished = reloading;
@@ -292,13 +295,13 @@ public class PlacementEngine {
                         changedNodes.clear();
                     }
                     if (plan == null && !batch.isEmpty()) {
-                        plan = schedule(List.copyOf(batch), Map.of());
+                        plan = schedule(List.copyOf(batch));
                         batch.clear();
                     }
                     if (plan != null) {
                         Plan submitted = plan;
                         inFlight = committer.submit(() -> commit(submitted));
-                        inFlightNodes = plan.optimistic();
+                        inFlightPlan = submitted;
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -308,12 +311,24 @@ public class PlacementEngine {
                     for (PlacementJob job : batch) {
                         job.result().completeExceptionally(e);
                     }
-                    if (plan != null && inFlight == null) {
+                    if (plan != null && plan != inFlightPlan) {
                         plan.jobs().forEach(job -> job.result().completeExceptionally(e));
+                    }
+                    if (inFlight != null) {
+                        // Settle the in-flight transaction before starting over: its callers must get an answer
+                        // (its outcome, or the error when the transaction itself failed unexpectedly).
+                        try {
+                            finish(inFlight.get(), null);
+                        } catch (Exception settling) {
+                            if (settling instanceof InterruptedException) {
+                                Thread.currentThread().interrupt();
+                            }
+                            inFlightPlan.jobs().forEach(job -> job.result().completeExceptionally(settling));
+                        }
                     }
                     batch.clear();
                     inFlight = null;
-                    inFlightNodes = Map.of();
+                    inFlightPlan = null;
                     reloadNeeded = true;
                     sleepQuietly();
                 }
@@ -371,36 +386,30 @@ public class PlacementEngine {
         }
     }
 
-    private Plan schedule(List<PlacementJob> jobs, Map<UUID, NodeInfo> inFlightNodes) {
+    private Plan schedule(List<PlacementJob> jobs) {
         batchSizes.record(jobs.size());
         List<SandboxRequest> requests = new ArrayList<>(jobs.size());
         for (PlacementJob job : jobs) {
             requests.add(job.request());
         }
         long start = System.nanoTime();
-        List<NodeInfo> nodes = cache.nodes();
-        if (!inFlightNodes.isEmpty()) {
-            NodeInfo[] withInFlight = nodes.toArray(NodeInfo[]::new);
-            for (NodeInfo pending : inFlightNodes.values()) {
-                int index = cache.indexOf(pending.id());
-                if (index >= 0) {
-                    withInFlight[index] = pending;
-                }
-            }
-            nodes = Arrays.asList(withInFlight);
-        }
-        SchedulingResult result = Scheduler.schedule(new FleetSnapshot(nodes, cursor), requests, policy);
+        SchedulingResult result = Scheduler.schedule(new FleetSnapshot(cache.table(), cursor), requests, policy);
         cursor = result.nextCursor();
-        // The nodes as this batch's choices leave them, for scheduling the next batch while this one commits.
-        Map<UUID, NodeInfo> optimistic = new HashMap<>(inFlightNodes);
+        // Add the choices to the cached nodes now, for scheduling the next batch while this one commits; finish()
+        // replaces them with the locked rows. Only the nodes this batch chose are touched.
+        Map<UUID, Resources> added = new HashMap<>();
         for (int i = 0; i < requests.size(); i++) {
             if (result.decisions().get(i) instanceof SchedulingResult.Placement placement) {
-                NodeInfo node = optimistic.getOrDefault(placement.node().id(), placement.node());
-                optimistic.put(node.id(), node.withAllocated(node.allocated().plus(requests.get(i).resources())));
+                Resources wanted = requests.get(i).resources();
+                added.merge(placement.node().id(), wanted, Resources::plus);
+                NodeInfo node = cache.get(placement.node().id());
+                if (node != null) {
+                    cache.replace(node.withAllocated(node.allocated().plus(wanted)));
+                }
             }
         }
         scheduling.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-        return new Plan(jobs, result, optimistic);
+        return new Plan(jobs, result, added);
     }
 
     /** Runs a plan's transaction. Touches no cache: it runs on the commit thread. */
@@ -503,8 +512,11 @@ public class PlacementEngine {
         return new Committed(jobs, outcomes, retries, lockedNodes, newAllocations, addedLabels, null);
     }
 
-    /** Applies a finished transaction to the cache and answers the callers (placement thread). */
-    private void finish(Committed committed) throws SQLException {
+    /**
+     * Applies a finished transaction to the cache and answers the callers (placement thread). {@code next} is the
+     * batch scheduled while this one committed (not yet submitted), or null: its choices stay added to the nodes.
+     */
+    private void finish(Committed committed, Plan next) throws SQLException {
         if (committed.failure() != null) {
             SQLException e = committed.failure();
             reloadNeeded = true;
@@ -528,6 +540,7 @@ public class PlacementEngine {
         Map<UUID, List<Map<String, String>>> addedLabels = committed.addedLabels();
 
         // The transaction is committed: bring the cache in line with the locked rows and answer the callers.
+        Map<UUID, Resources> addedByNext = next == null ? Map.of() : next.added();
         for (NodeInfo locked : lockedNodes.values()) {
             NodeInfo cached = cache.get(locked.id());
             List<Map<String, String>> labels = cached == null ? List.of() : cached.sandboxLabels();
@@ -536,8 +549,10 @@ public class PlacementEngine {
                 labels = new ArrayList<>(labels);
                 labels.addAll(added);
             }
+            Resources allocated = newAllocations.getOrDefault(locked.id(), locked.allocated());
+            Resources addedLater = addedByNext.get(locked.id());
             cache.replace(new NodeInfo(locked.id(), locked.name(), locked.capacity(),
-                    newAllocations.getOrDefault(locked.id(), locked.allocated()),
+                    addedLater == null ? allocated : allocated.plus(addedLater),
                     cached == null ? locked.labels() : cached.labels(), cached == null ? locked.taints() : cached.taints(),
                     locked.healthy(), locked.cordoned(), labels));
         }
@@ -771,13 +786,13 @@ public class PlacementEngine {
             statement.setArray(1, connection.createArrayOf("uuid", nodeIds.toArray(UUID[]::new)));
             try (ResultSet rows = statement.executeQuery()) {
                 while (rows.next()) {
+                    // Labels and taints are not needed to re-check a choice; finish() takes them from the cache
+                    // (the placement thread writes the cache while this runs on the commit thread).
                     UUID id = rows.getObject(1, UUID.class);
-                    NodeInfo cached = cache.get(id);
                     locked.put(id, new NodeInfo(id, rows.getString(2),
                             new Resources(rows.getInt(3), rows.getLong(4), rows.getInt(5)),
                             new Resources(rows.getInt(6), rows.getLong(7), rows.getInt(8)),
-                            cached == null ? Map.of() : cached.labels(), cached == null ? List.of() : cached.taints(),
-                            "READY".equals(rows.getString(9)), rows.getBoolean(10), List.of()));
+                            Map.of(), List.of(), "READY".equals(rows.getString(9)), rows.getBoolean(10), List.of()));
                 }
             }
         }

@@ -11,10 +11,9 @@ import dev.flotilla.controlplane.placement.PlacementOutcome;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
-import jakarta.validation.Valid;
+import jakarta.validation.Validator;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
-import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -27,7 +26,9 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestResponse;
 
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -52,17 +53,21 @@ public class SandboxResource {
     EntityManager entityManager;
     @Inject
     ObjectMapper json;
+    @Inject
+    Validator validator;
 
     @POST
     @Requires(Scope.WRITE)
     @Operation(summary = "Create a sandbox; it is placed on a node before the response (or left PENDING with a reason)")
-    public CompletionStage<Response> create(@Valid @NotNull SandboxSpec spec) {
+    public CompletionStage<RestResponse<SandboxView>> create(@RequestBody(required = true) SandboxSpec spec) {
+        SpecValidation.require(validator, spec); // Bean Validation, skipped for plainly valid specs (see there)
         SandboxSpec normalized = spec.normalized();
         UUID id = UUID.randomUUID();
         Instant created = Instant.now();
         // Answer on the request's own Vert.x context: the placement thread has no request context.
         Context context = Vertx.currentContext();
-        CompletableFuture<Response> response = new CompletableFuture<>();
+        // A typed response (not Response) lets RESTEasy pick the JSON writer at build time instead of per request.
+        CompletableFuture<RestResponse<SandboxView>> response = new CompletableFuture<>();
         placement.placeNew(id, normalized).thenApply(outcome -> {
             String node = null;
             String observed = SandboxStates.PENDING;
@@ -83,7 +88,8 @@ public class SandboxResource {
                     normalized.vcpus(), normalized.memoryMiB(), normalized.labels(), normalized.nodeSelector(),
                     normalized.tolerations(), normalized.antiAffinity(), normalized.restartPolicy(), SandboxStates.RUNNING,
                     observed, node, message, 1, 0, null, created, placedAt);
-            return Response.status(201).header("Location", "/api/v1/sandboxes/" + id).entity(view).build();
+            return RestResponse.ResponseBuilder.create(RestResponse.Status.CREATED, view)
+                    .header("Location", "/api/v1/sandboxes/" + id).build();
         }).whenComplete((result, failure) -> {
             Runnable complete = () -> {
                 if (failure != null) {

@@ -155,8 +155,8 @@ public class SandboxPages {
             if (!violations.isEmpty()) {
                 return formError(session, form, UiProblem.invalid(violations));
             }
-            Response response = api.create(spec).toCompletableFuture().get(CREATE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            SandboxView created = (SandboxView) response.getEntity();
+            SandboxView created = api.create(spec).toCompletableFuture().get(CREATE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
+                    .getEntity();
             session.notice(created.node() != null
                     ? "Sandbox " + created.name() + " was created and placed on node " + created.node() + "."
                     : "Sandbox " + created.name() + " was created and waits for a node: " + created.message());
