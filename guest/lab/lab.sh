@@ -13,7 +13,8 @@
 # to stdout (stdout and stderr merged, through the lab's serial console); lab.sh exits with CMD's
 # exit status, 124 on timeout, 125 if the lab itself failed, 123 if the lab's own kernel crashed (an
 # Oops or panic of the emulated host: seen rarely under QEMU's TCG, never caused by the job; callers
-# may boot a fresh lab and run the job again).
+# may boot a fresh lab and run the job again). FLOTILLA_LAB_TCG=single runs all lab CPUs on one host thread
+# (QEMU -accel tcg,thread=single; default multi): slower, but no vCPU can see code another one is patching.
 set -euo pipefail
 
 LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -239,7 +240,7 @@ run() {
 
   local start=$SECONDS rc=0
   timeout --kill-after=10 "$timeout" "$QEMU" \
-    -accel tcg,thread=multi -cpu EPYC,+svm -smp "$smp" -m "$mem" \
+    -accel "tcg,thread=${FLOTILLA_LAB_TCG:-multi}" -cpu EPYC,+svm -smp "$smp" -m "$mem" \
     -nodefaults -no-user-config -display none -no-reboot \
     -serial stdio -serial "file:$ctl/kernel.log" -monitor none \
     -kernel "$LAB_KERNEL_DIR/vmlinuz" -initrd "$LAB_INITRAMFS_DIR/initramfs.cpio.gz" \

@@ -84,7 +84,7 @@ public final class DensityBench {
         int concurrency = 4;
         int steps = 10;
         Path json = null;
-        Path html = Path.of("density.html");
+        Path html = Path.of("node-agent/target/bench/density.html"); // beside the build, never in the checkout
         Path jar = Path.of(System.getProperty("flotilla.node.jar", "node-agent/target/quarkus-app/quarkus-run.jar"));
         boolean fsync = true;
         for (int i = 2; i < a.size(); i++) {
@@ -301,6 +301,9 @@ public final class DensityBench {
             if (o.json() != null) {
                 JSON.writerWithDefaultPrettyPrinter().writeValue(o.json().toFile(), result);
                 out.println("density: figures written to " + o.json());
+            }
+            if (o.html().toAbsolutePath().getParent() != null) {
+                Files.createDirectories(o.html().toAbsolutePath().getParent());
             }
             Files.writeString(o.html(), DensityPlot.html(result, boot, checkpoints), StandardCharsets.UTF_8);
             out.println("density: plot written to " + o.html().toAbsolutePath());
