@@ -35,7 +35,10 @@
  *   <li><b>gc never races a pull:</b> pulls hold the store lock shared, gc exclusive.</li>
  *   <li><b>Hostile layers are refused</b> ({@link dev.flotilla.images.UnsafeLayerException}):
  *       {@code ..} paths, writes through symlinks leaving the root, device nodes, oversize
- *       entries. See {@link dev.flotilla.images.unpack.LayerUnpacker}.</li>
+ *       entries, {@code trusted.*} extended attributes. See {@link dev.flotilla.images.unpack.LayerUnpacker}.</li>
+ *   <li><b>File metadata survives</b> into the erofs image: owners, modes (setuid/setgid/sticky),
+ *       modification times, hard links, and the extended attributes {@code security.capability}
+ *       (file capabilities) and {@code user.*}, byte for byte.</li>
  * </ul>
  *
  * <h2>Packages</h2>

@@ -12,6 +12,9 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.Arrays;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -42,6 +45,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ImageStoreIT {
     private static final Path BUSYBOX = Path.of("/bin/busybox");
+    /** cap_net_raw+ep (VFS_CAP_REVISION_2, 20 bytes). */
+    private static final byte[] CAP_NET_RAW = {0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    private static final byte[] HIGH_BYTES = {(byte) 0x80, (byte) 0xff, 0x00, (byte) 0xc3, 0x28, (byte) 0xfe};
 
     private Path shared;
     private LocalRegistry registry;
@@ -74,6 +80,8 @@ class ImageStoreIT {
                 .whiteout("etc/old.conf")
                 .dir("var/cache", 0755).opaque("var/cache").file("var/cache/c", "c")
                 .file("etc/motd", "hello from the app layer\n")
+                .pax(Map.of("SCHILY.xattr.security.capability", CAP_NET_RAW, "SCHILY.xattr.user.flotilla", HIGH_BYTES))
+                .file("bin/ping", "not really ping".getBytes(), 0755, 0, 0)
                 .build());
         other = layout.layer(new TarBuilder().file("etc/other", "other image").build());
         corrupt = layout.layer(new TarBuilder().file("etc/corrupt", "x".repeat(5000)).build());
@@ -141,6 +149,12 @@ class ImageStoreIT {
             assertEquals(04750, (Integer) Files.getAttribute(mount.resolve("etc/secret"), "unix:mode") & 07777);
             assertEquals(01777, (Integer) Files.getAttribute(mount.resolve("tmp"), "unix:mode") & 07777);
             assertEquals(TarBuilder.MTIME, Files.getLastModifiedTime(mount.resolve("etc/passwd"), LinkOption.NOFOLLOW_LINKS).toInstant());
+            // The file capability and a binary user.* xattr survive unpacking and mkfs.erofs.
+            assertEquals(mount.resolve("bin/ping") + " cap_net_raw=ep", LocalRegistry.output(List.of("/usr/sbin/getcap", mount.resolve("bin/ping").toString())).strip());
+            UserDefinedFileAttributeView user = Files.getFileAttributeView(mount.resolve("bin/ping"), UserDefinedFileAttributeView.class);
+            ByteBuffer value = ByteBuffer.allocate(64);
+            user.read("flotilla", value);
+            assertArrayEquals(HIGH_BYTES, Arrays.copyOf(value.array(), value.position()));
         } finally {
             LocalRegistry.run(List.of("umount", mount.toString()));
         }

@@ -21,6 +21,7 @@ import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -28,7 +29,9 @@ import java.util.Set;
  * image-spec's changeset semantics: entries replace what lower layers had at their path,
  * {@code .wh.<name>} deletes {@code <name>} from lower layers, {@code .wh..wh..opq} empties a
  * directory of everything lower layers put there. Modes (with setuid/setgid/sticky), owners,
- * modification times, symlinks, hard links and FIFOs are kept.
+ * modification times, symlinks, hard links and FIFOs are kept, and so are the extended attributes
+ * {@code security.capability} and {@code user.*} of files and directories (set last: chown clears
+ * file capabilities); {@code trusted.*} is refused and other namespaces skipped, see {@link Xattrs}.
  *
  * <p>Refused, with an {@link UnsafeLayerException} naming the layer and entry: {@code ..} in a
  * name or link target, writes through a symlink that leaves the root (see {@link RootDirectory}),
@@ -92,13 +95,32 @@ public final class LayerUnpacker {
      */
     public void apply(InputStream tar, Path root, String layerName, Budget budget) throws IOException {
         LayerState layer = new LayerState(layerName, new RootDirectory(root), new HashSet<>(), new ArrayList<>(), new ArrayList<>());
-        TarArchiveInputStream entries = new TarArchiveInputStream(tar);
+        Xattrs.HeaderTap tap = new Xattrs.HeaderTap(tar);
+        TarArchiveInputStream entries = new TarArchiveInputStream(tap);
         TarArchiveEntry entry;
-        while ((entry = nextEntry(entries, layerName)) != null) {
+        while (true) {
+            // The previous entry's data is read to its end, so what the tap records from here on is
+            // padding and the next entry's headers (see Xattrs).
+            if (entries.getCurrentEntry() != null) {
+                entries.transferTo(OutputStream.nullOutputStream());
+            }
+            tap.startRecording();
+            entry = nextEntry(entries, layerName);
+            byte[] headers = tap.stopRecording();
+            if (entry == null) {
+                break;
+            }
             if (++budget.entries > policy.maxEntries()) {
                 throw new UnsafeLayerException(layerName + " brings the image over the limit of " + policy.maxEntries() + " entries");
             }
-            applyEntry(entry, entries, layer, budget);
+            Map<String, byte[]> xattrs = Xattrs.declared(entry) ? Xattrs.parse(headers, tap.recordingStart(), entry, layerName) : Map.of();
+            for (String xattr : xattrs.keySet()) {
+                if (Xattrs.rule(xattr) == Xattrs.Rule.REFUSE) {
+                    throw new UnsafeLayerException(layerName + " entry '" + entry.getName() + "' carries the extended attribute '"
+                            + xattr + "'; trusted.* attributes (overlayfs metadata among them) are not allowed in images");
+                }
+            }
+            applyEntry(entry, entries, layer, budget, xattrs);
         }
         // Directory times last, children before parents: adding entries changed them.
         for (int i = layer.directories().size() - 1; i >= 0; i--) {
@@ -115,7 +137,8 @@ public final class LayerUnpacker {
         }
     }
 
-    private void applyEntry(TarArchiveEntry entry, TarArchiveInputStream data, LayerState layer, Budget budget) throws IOException {
+    private void applyEntry(TarArchiveEntry entry, TarArchiveInputStream data, LayerState layer, Budget budget,
+                            Map<String, byte[]> xattrs) throws IOException {
         String name = entry.getName();
         List<String> components = EntryPath.components(name, layer.name(), "name");
         if (components.isEmpty()) {
@@ -123,6 +146,7 @@ public final class LayerUnpacker {
                 throw new UnsafeLayerException(layer.name() + " has a non-directory entry for the image root itself ('" + name + "')");
             }
             setMetadata(layer.root().root(), entry, false);
+            setXattrs(layer.root().root(), entry, xattrs, layer.name());
             layer.directories().add(layer.root().root());
             layer.directoryTimes().add(modificationTime(entry));
             return;
@@ -149,6 +173,7 @@ public final class LayerUnpacker {
                 Files.createDirectory(path);
             }
             setMetadata(path, entry, false);
+            setXattrs(path, entry, xattrs, layer.name());
             layer.directories().add(path);
             layer.directoryTimes().add(modificationTime(entry));
         } else if (type == TarConstants.LF_LINK) {
@@ -180,6 +205,7 @@ public final class LayerUnpacker {
             RootDirectory.deleteRecursively(path);
             budget.bytes += copy(data, path, size, name, layer.name());
             setMetadata(path, entry, false);
+            setXattrs(path, entry, xattrs, layer.name());
         } else if (type == TarConstants.LF_CHR || type == TarConstants.LF_BLK) {
             String kind = entry.isCharacterDevice() ? "character" : "block";
             if (!policy.allowDeviceNodes()) {
@@ -198,6 +224,24 @@ public final class LayerUnpacker {
             throw new UnsafeLayerException(layer.name() + " entry '" + name + "' has tar type '" + (char) type + "', which is not a file, directory, link or FIFO");
         }
         layer.touch(layer.root().relative(path));
+    }
+
+    /**
+     * Applied xattrs of a file or directory (see {@link Xattrs#rule}), after owner, mode and time:
+     * chown clears security.capability. Other entry types get none (Linux refuses user.* on them).
+     */
+    private static void setXattrs(Path path, TarArchiveEntry entry, Map<String, byte[]> xattrs, String layerName) throws IOException {
+        for (Map.Entry<String, byte[]> xattr : xattrs.entrySet()) {
+            if (Xattrs.rule(xattr.getKey()) != Xattrs.Rule.APPLY) {
+                continue;
+            }
+            if (xattr.getValue().length > SpecialFiles.XATTR_SIZE_MAX) {
+                throw new UnsafeLayerException(layerName + " entry '" + entry.getName() + "' has an extended attribute '"
+                        + xattr.getKey() + "' of " + xattr.getValue().length + " bytes, over Linux's limit of "
+                        + SpecialFiles.XATTR_SIZE_MAX + " bytes");
+            }
+            SpecialFiles.lsetxattr(path, xattr.getKey(), xattr.getValue());
+        }
     }
 
     private static FileTime modificationTime(TarArchiveEntry entry) {

@@ -16,7 +16,9 @@ import java.nio.file.Path;
  * {@code mknod(2)} for FIFOs and device nodes, which the JDK cannot create, and metadata calls for
  * them: the JDK sets modes and owners with {@code NOFOLLOW_LINKS} by opening the file, and opening
  * a FIFO blocks (opening a device node has side effects), so these go straight to the path-based
- * system calls. The only native calls of this library; linked once.
+ * system calls. Also {@code lsetxattr(2)}, which the JDK has no call for outside the {@code user.}
+ * namespace (file capabilities live in {@code security.capability}). The only native calls of
+ * this library; linked once.
  */
 final class SpecialFiles {
     static final int S_IFIFO = 0010000;
@@ -44,6 +46,18 @@ final class SpecialFiles {
             LINKER.defaultLookup().find("utimensat").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
             Linker.Option.captureCallState("errno"));
+    /** int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags). */
+    private static final MethodHandle LSETXATTR = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("lsetxattr").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    /** ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size). */
+    private static final MethodHandle LGETXATTR = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("lgetxattr").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+            Linker.Option.captureCallState("errno"));
+    /** Largest xattr value Linux accepts (XATTR_SIZE_MAX). */
+    static final int XATTR_SIZE_MAX = 65536;
     private static final int AT_FDCWD = -100;
     private static final int AT_SYMLINK_NOFOLLOW = 0x100;
     /** tv_nsec value telling utimensat to leave that time alone. */
@@ -116,6 +130,46 @@ final class SpecialFiles {
             throw new IllegalStateException("utimensat call failed", t);
         }
     }
+
+    /** lsetxattr(2): sets one extended attribute on the path itself (a symlink is not followed). */
+    static void lsetxattr(Path path, String name, byte[] value) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            MemorySegment cValue = arena.allocate(Math.max(value.length, 1));
+            MemorySegment.copy(value, 0, cValue, ValueLayout.JAVA_BYTE, 0, value.length);
+            int result = (int) LSETXATTR.invokeExact(capture, arena.allocateFrom(path.toString()), arena.allocateFrom(name),
+                    cValue, (long) value.length, 0);
+            check(result, capture, "lsetxattr " + name + " on", path);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("lsetxattr call failed", t);
+        }
+    }
+
+    /** lgetxattr(2): the attribute's value, or null when the path has no attribute of that name. */
+    static byte[] lgetxattr(Path path, String name) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(CAPTURE);
+            MemorySegment buffer = arena.allocate(XATTR_SIZE_MAX);
+            long size = (long) LGETXATTR.invokeExact(capture, arena.allocateFrom(path.toString()), arena.allocateFrom(name),
+                    buffer, (long) XATTR_SIZE_MAX);
+            if (size < 0) {
+                int errno = (int) ERRNO.get(capture, 0L);
+                if (errno == ENODATA) {
+                    return null;
+                }
+                throw new IOException("lgetxattr " + name + " on " + path + " failed: " + strerror(errno) + " (errno " + errno + ")");
+            }
+            return buffer.asSlice(0, size).toArray(ValueLayout.JAVA_BYTE);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("lgetxattr call failed", t);
+        }
+    }
+
+    private static final int ENODATA = 61;
 
     private static void check(int result, MemorySegment capture, String call, Path path) throws Throwable {
         if (result != 0) {

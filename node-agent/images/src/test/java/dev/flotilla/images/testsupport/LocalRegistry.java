@@ -95,11 +95,17 @@ public final class LocalRegistry implements AutoCloseable {
     }
 
     public static void run(List<String> command) throws IOException, InterruptedException {
+        output(command);
+    }
+
+    /** Runs a command, failing on a non-zero exit; returns its output (stdout and stderr). */
+    public static String output(List<String> command) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes());
         if (process.waitFor() != 0) {
             throw new IOException(String.join(" ", command) + " failed: " + output);
         }
+        return output;
     }
 
     private static int freePort() throws IOException {

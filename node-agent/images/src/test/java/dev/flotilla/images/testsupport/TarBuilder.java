@@ -10,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
+import java.util.Map;
 
 /** Builds layer tars in memory, including the hostile ones no honest tool would write. */
 public final class TarBuilder {
@@ -67,6 +68,30 @@ public final class TarBuilder {
         entry.setDevMajor(major);
         entry.setDevMinor(minor);
         return put(entry, null);
+    }
+
+    /**
+     * A PAX extended header ('x') for the next entry, with the records written byte for byte
+     * (commons-compress would encode String values as UTF-8, so it cannot write binary xattrs).
+     */
+    public TarBuilder pax(Map<String, byte[]> records) {
+        ByteArrayOutputStream data = new ByteArrayOutputStream();
+        records.forEach((key, value) -> {
+            byte[] keyBytes = key.getBytes(StandardCharsets.UTF_8);
+            int rest = 1 + keyBytes.length + 1 + value.length + 1;
+            int length = rest + 1;
+            while (length != rest + String.valueOf(length).length()) {
+                length = rest + String.valueOf(length).length();
+            }
+            data.writeBytes((length + " ").getBytes(StandardCharsets.US_ASCII));
+            data.writeBytes(keyBytes);
+            data.write('=');
+            data.writeBytes(value);
+            data.write('\n');
+        });
+        TarArchiveEntry entry = new TarArchiveEntry("PaxHeaders.0/next", TarConstants.LF_PAX_EXTENDED_HEADER_LC);
+        entry.setSize(data.size());
+        return put(entry, data.toByteArray());
     }
 
     /** A whiteout for {@code path}: {@code dir/.wh.name}. */

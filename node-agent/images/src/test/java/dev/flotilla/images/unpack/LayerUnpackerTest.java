@@ -13,7 +13,9 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFileAttributes;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -265,5 +267,89 @@ class LayerUnpackerTest {
 
         Exception failure = assertThrows(Exception.class, () -> apply(root, garbage));
         assertTrue(failure.getMessage().contains("test layer"), failure.getMessage());
+    }
+
+    /** cap_net_raw+ep as a VFS_CAP_REVISION_2 value: magic 0x02000001 with the effective bit, then permitted/inheritable pairs. */
+    static final byte[] CAP_NET_RAW = {0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    /** Every byte value, the high ones in particular (UTF-8 decoding would turn them into U+FFFD). */
+    static final byte[] ALL_BYTES = allBytes();
+
+    private static byte[] allBytes() {
+        byte[] bytes = new byte[256];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) (255 - i);
+        }
+        return bytes;
+    }
+
+    @Test
+    void apply_schilyXattrs_setsCapabilityAndUserAttributesByteForByte() throws IOException {
+        Path root = root();
+        apply(root, new TarBuilder()
+                .pax(new java.util.LinkedHashMap<>(java.util.Map.of("SCHILY.xattr.user.flotilla.test", "dir".getBytes()))).dir("bin", 0755)
+                .pax(java.util.Map.of("SCHILY.xattr.security.capability", CAP_NET_RAW, "SCHILY.xattr.user.binary", ALL_BYTES))
+                .file("bin/ping", "#!ping".getBytes(), 04755, 1000, 1000)
+                .file("bin/plain", "no xattrs")
+                .build());
+
+        Path ping = root.resolve("bin/ping");
+        assertArrayEquals(CAP_NET_RAW, SpecialFiles.lgetxattr(ping, "security.capability"));
+        assertArrayEquals(ALL_BYTES, SpecialFiles.lgetxattr(ping, "user.binary"));
+        assertEquals(1000, Files.getAttribute(ping, "unix:uid"), "xattrs come after the owner");
+        assertEquals(04755, (Integer) Files.getAttribute(ping, "unix:mode") & 07777);
+        assertArrayEquals("dir".getBytes(), SpecialFiles.lgetxattr(root.resolve("bin"), "user.flotilla.test"));
+        assertNull(SpecialFiles.lgetxattr(root.resolve("bin/plain"), "security.capability"));
+    }
+
+    @Test
+    void apply_libarchiveXattr_isDecoded() throws IOException {
+        Path root = root();
+        String encoded = java.util.Base64.getEncoder().encodeToString(ALL_BYTES);
+        apply(root, new TarBuilder()
+                .pax(java.util.Map.of("LIBARCHIVE.xattr.user.with%20space", encoded.getBytes()))
+                .file("f", "x".getBytes(), 0644, 0, 0)
+                .build());
+
+        assertArrayEquals(ALL_BYTES, SpecialFiles.lgetxattr(root.resolve("f"), "user.with space"));
+    }
+
+    @Test
+    void apply_trustedOverlayXattr_isRefused() throws IOException {
+        Path root = root();
+        UnsafeLayerException refused = assertThrows(UnsafeLayerException.class, () -> apply(root, new TarBuilder()
+                .pax(java.util.Map.of("SCHILY.xattr.trusted.overlay.opaque", "y".getBytes())).dir("etc", 0755)
+                .build()));
+
+        assertTrue(refused.getMessage().contains("'etc/' carries the extended attribute 'trusted.overlay.opaque'"), refused.getMessage());
+        assertFalse(Files.exists(root.resolve("etc")));
+    }
+
+    @Test
+    void apply_otherNamespaces_areSkipped() throws IOException {
+        Path root = root();
+        apply(root, new TarBuilder()
+                .pax(java.util.Map.of("SCHILY.xattr.security.selinux", "system_u:object_r:bin_t:s0".getBytes(),
+                        "SCHILY.xattr.user.kept", "yes".getBytes()))
+                .file("f", "x".getBytes(), 0644, 0, 0)
+                .pax(java.util.Map.of("SCHILY.xattr.user.onlink", "no".getBytes())).symlink("l", "f")
+                .build());
+
+        assertNull(SpecialFiles.lgetxattr(root.resolve("f"), "security.selinux"));
+        assertArrayEquals("yes".getBytes(), SpecialFiles.lgetxattr(root.resolve("f"), "user.kept"));
+        assertNull(SpecialFiles.lgetxattr(root.resolve("l"), "user.onlink"));
+    }
+
+    @Test
+    void apply_xattrsAfterLongNameAndUnreadWhiteoutData_stillFound() throws IOException {
+        Path root = root();
+        String longName = "d/" + "n".repeat(150);
+        apply(root, new TarBuilder()
+                .file("lower", "x")
+                .file(".wh.lower", "whiteout data nobody reads, 37 bytes")
+                .pax(java.util.Map.of("SCHILY.xattr.user.x", ALL_BYTES, "path", longName.getBytes()))
+                .file(longName, "long".getBytes(), 0644, 0, 0)
+                .build());
+
+        assertArrayEquals(ALL_BYTES, SpecialFiles.lgetxattr(root.resolve(longName), "user.x"));
     }
 }
