@@ -64,13 +64,16 @@ public final class ContainerSandbox implements AutoCloseable {
     public static final class Container {
         private final String id;
         private final List<String> args;
+        /** Its process as created; execs inherit its environment, working directory and user. */
+        private final Process process;
         private final ContainerLog log = new ContainerLog(LOG_BYTES);
         private final Map<String, ContainerLog> execs = new ConcurrentHashMap<>();
         private volatile boolean started;
 
-        Container(String id, List<String> args) {
+        Container(String id, Process process) {
             this.id = id;
-            this.args = List.copyOf(args);
+            this.process = process;
+            this.args = List.copyOf(process.getArgsList());
         }
 
         public String id() {
@@ -178,7 +181,7 @@ public final class ContainerSandbox implements AutoCloseable {
      */
     public Container create(String containerId, Process process, ProcessListener output) throws InterruptedException {
         checkId(containerId, "container");
-        Container c = new Container(containerId, process.getArgsList());
+        Container c = new Container(containerId, process);
         if (containers.putIfAbsent(containerId, c) != null) {
             throw new ContainerException("sandbox " + name + " already has a container " + containerId);
         }
@@ -304,15 +307,15 @@ public final class ContainerSandbox implements AutoCloseable {
         };
     }
 
-    /** Runs {@code args} in the running container's namespaces, with the image's env and working directory. */
+    /** Runs {@code args} in the running container's namespaces, with the container's env and working directory. */
     public ContainerLog exec(String containerId, String execId, List<String> args) throws InterruptedException {
         Container c = container(containerId);
         checkId(execId, "exec");
         if (args.isEmpty()) {
             throw new ContainerException("exec " + execId + " in container " + containerId + " needs a command");
         }
-        Process base = ProcessTemplate.from(imageConfig, List.of("true"), List.of());
-        Process process = base.toBuilder().clearArgs().addAllArgs(args).build();
+        // Like docker exec and the kubelet's exec: the container's environment, working directory and user.
+        Process process = c.process.toBuilder().clearArgs().addAllArgs(args).setTerminal(false).build();
         ContainerLog log = new ContainerLog(LOG_BYTES);
         if (c.execs.putIfAbsent(execId, log) != null) {
             throw new ContainerException("container " + containerId + " already has an exec " + execId);

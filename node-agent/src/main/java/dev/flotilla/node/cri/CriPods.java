@@ -373,6 +373,7 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
         final Optional<Path> logPath;
         final long createdAt = nanos(Instant.now());
         final CompletableFuture<Void> ended = new CompletableFuture<>();
+        final java.util.concurrent.atomic.AtomicBoolean startRequested = new java.util.concurrent.atomic.AtomicBoolean();
         ContainerSandbox sandbox;
         volatile long startedAt;
         volatile long finishedAt;
@@ -436,7 +437,7 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
         }
 
         private void finish(int code, String why, String text) {
-            synchronized (this) {
+            synchronized (ended) {
                 if (ended.isDone()) {
                     return;
                 }
@@ -529,28 +530,30 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
     @Override
     public void startContainer(String containerId) {
         Ctr c = container(containerId);
-        synchronized (c) {
-            if (c.state() != ContainerState.CONTAINER_CREATED) {
-                throw CriException.failedPrecondition("container " + containerId + " is " + c.state().name()
-                        .substring("CONTAINER_".length()).toLowerCase(java.util.Locale.ROOT)
-                        + "; only a created container can be started");
+        // Not under a lock held across the agent call: the container's exit arrives on the agent's reader thread,
+        // which must never wait for us while we wait for its answer.
+        if (c.ended.isDone() || !c.startRequested.compareAndSet(false, true)) {
+            throw CriException.failedPrecondition("container " + containerId + " is " + c.state().name()
+                    .substring("CONTAINER_".length()).toLowerCase(java.util.Locale.ROOT)
+                    + "; only a created container can be started");
+        }
+        try {
+            if (c.logPath.isPresent()) {
+                c.log = logs.open(containerId, c.logPath.get());
             }
-            try {
-                if (c.logPath.isPresent()) {
-                    c.log = logs.open(containerId, c.logPath.get());
-                }
-                c.sandbox.start(c.agentId);
-                c.startedAt = nanos(Instant.now());
-            } catch (IOException e) {
-                throw new CriException(CriException.Reason.INTERNAL, "container " + containerId + ": cannot open its "
-                        + "log file " + c.logPath.get() + ": " + e.getMessage(), e);
-            } catch (ContainerException e) {
-                closeLog(containerId);
-                throw CriErrors.from(e);
-            } catch (InterruptedException e) {
-                closeLog(containerId);
-                throw CriErrors.interrupted("starting container " + containerId);
-            }
+            c.sandbox.start(c.agentId);
+            c.startedAt = nanos(Instant.now());
+        } catch (IOException e) {
+            c.startRequested.set(false);
+            throw new CriException(CriException.Reason.INTERNAL, "container " + containerId + ": cannot open its "
+                    + "log file " + c.logPath.get() + ": " + e.getMessage(), e);
+        } catch (ContainerException e) {
+            c.startRequested.set(false);
+            closeLog(containerId);
+            throw CriErrors.from(e);
+        } catch (InterruptedException e) {
+            closeLog(containerId);
+            throw CriErrors.interrupted("starting container " + containerId);
         }
     }
 
