@@ -267,6 +267,12 @@ class CriEndpointTest {
                 .setContainerId(unknown).addCmd("true").build()));
         assertCode(Status.Code.NOT_FOUND, () -> runtime.createContainer(CreateContainerRequest.newBuilder()
                 .setPodSandboxId(unknown).setConfig(container("c")).setSandboxConfig(pod("x", 0)).build()));
+        assertCode(Status.Code.NOT_FOUND, () -> runtime.containerStats(ContainerStatsRequest.newBuilder()
+                .setContainerId(unknown).build()));
+        assertCode(Status.Code.NOT_FOUND, () -> runtime.reopenContainerLog(ReopenContainerLogRequest.newBuilder()
+                .setContainerId(unknown).build()));
+        assertCode(Status.Code.NOT_FOUND, () -> runtime.updateContainerResources(UpdateContainerResourcesRequest
+                .newBuilder().setContainerId(unknown).build()));
         assertCode(Status.Code.INVALID_ARGUMENT, () -> runtime.podSandboxStatus(PodSandboxStatusRequest.newBuilder()
                 .setPodSandboxId("not-an-id").build()));
         // Removal is idempotent.
