@@ -539,6 +539,9 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
         }
         try {
             if (c.logPath.isPresent()) {
+                // The kubelet makes <pod log dir>/<container name>/ first; a path it did not make is made here
+                // (the shim checked that it stays inside the pod's log directory).
+                java.nio.file.Files.createDirectories(c.logPath.get().getParent());
                 c.log = logs.open(containerId, c.logPath.get());
             }
             c.sandbox.start(c.agentId);
