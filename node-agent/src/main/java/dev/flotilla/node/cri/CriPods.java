@@ -249,12 +249,12 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
             return false;
         }
         pod.stopped = true;
-        if (manager.find(sandboxId).isPresent()) {
-            manager.stop(sandboxId);
-        }
-        // Containers still running ended with the VM (their agent connection is gone): record it now.
+        // Recorded before the VM goes, so that they read "stopped" rather than "guest agent went away".
         for (Ctr c : containersOf(sandboxId)) {
             c.vmEnded("the pod sandbox was stopped");
+        }
+        if (manager.find(sandboxId).isPresent()) {
+            manager.stop(sandboxId);
         }
         return true;
     }
