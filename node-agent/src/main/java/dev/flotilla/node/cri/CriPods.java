@@ -226,7 +226,7 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
                         + podName(pod.config) + " was not ready within " + limit.toSeconds() + " s");
             }
             try {
-                Thread.sleep(5);
+                Thread.sleep(2);
             } catch (InterruptedException e) {
                 throw CriErrors.interrupted("starting pod " + podName(pod.config));
             }
