@@ -65,6 +65,10 @@ public record CriConfig(Path socket, String runtimeVersion, List<String> runtime
         return new CriConfig(socket, runtimeVersion, runtimeHandlers, cgroupDriver, confDir, binDirs, registries);
     }
 
+    public CriConfig withHandlers(List<String> handlers) {
+        return new CriConfig(socket, runtimeVersion, handlers, cgroupDriver, cniConfDir, cniBinDirs, registries);
+    }
+
     public CriConfig withRegistries(RegistryHosts hosts) {
         return new CriConfig(socket, runtimeVersion, runtimeHandlers, cgroupDriver, cniConfDir, cniBinDirs, hosts);
     }

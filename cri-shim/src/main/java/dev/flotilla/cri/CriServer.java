@@ -87,6 +87,9 @@ public final class CriServer implements AutoCloseable {
                 .workerEventLoopGroup(workers)
                 .executor(calls)
                 .maxInboundMessageSize(MAX_REQUEST_BYTES)
+                // grpc-java sets SO_KEEPALIVE on every accepted channel; a Unix socket has no such option and Netty
+                // would log a warning per kubelet connection. A null value removes the option.
+                .withChildOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, null)
                 // A local socket has no middlebox to protect: accept client keepalive pings generously instead of
                 // answering a chatty client with GOAWAY (grpc-java's default minimum is five minutes).
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)

@@ -3,6 +3,7 @@ package dev.flotilla.containers;
 import dev.flotilla.agent.client.AgentClient;
 import dev.flotilla.agent.client.AgentErrorException;
 import dev.flotilla.agent.client.AgentException;
+import dev.flotilla.agent.client.ProcessListener;
 import dev.flotilla.agent.protocol.ContainerSpec;
 import dev.flotilla.agent.protocol.CreateSandbox;
 import dev.flotilla.agent.protocol.ErrorCode;
@@ -11,6 +12,7 @@ import dev.flotilla.agent.protocol.Interface;
 import dev.flotilla.agent.protocol.Namespaces;
 import dev.flotilla.agent.protocol.Process;
 import dev.flotilla.agent.protocol.Root;
+import dev.flotilla.agent.protocol.Stats;
 import dev.flotilla.images.ImageConfig;
 import dev.flotilla.vmm.MicroVm;
 import dev.flotilla.vmm.devices.virtio.vsock.VsockHost;
@@ -62,13 +64,16 @@ public final class ContainerSandbox implements AutoCloseable {
     public static final class Container {
         private final String id;
         private final List<String> args;
+        /** Its process as created; execs inherit its environment, working directory and user. */
+        private final Process process;
         private final ContainerLog log = new ContainerLog(LOG_BYTES);
         private final Map<String, ContainerLog> execs = new ConcurrentHashMap<>();
         private volatile boolean started;
 
-        Container(String id, List<String> args) {
+        Container(String id, Process process) {
             this.id = id;
-            this.args = List.copyOf(args);
+            this.process = process;
+            this.args = List.copyOf(process.getArgsList());
         }
 
         public String id() {
@@ -167,9 +172,16 @@ public final class ContainerSandbox implements AutoCloseable {
 
     /** Creates a container running the image's process, with {@code command} replacing Cmd when not empty. */
     public Container create(String containerId, List<String> command, List<String> env) throws InterruptedException {
+        return create(containerId, ProcessTemplate.from(imageConfig, command, env), ProcessListener.NONE);
+    }
+
+    /**
+     * Creates a container running {@code process} (see {@link ProcessTemplate}); {@code output} hears its output
+     * and exit too, besides the container's own {@link ContainerLog} (e.g. a CRI log file writer).
+     */
+    public Container create(String containerId, Process process, ProcessListener output) throws InterruptedException {
         checkId(containerId, "container");
-        Process process = ProcessTemplate.from(imageConfig, command, env);
-        Container c = new Container(containerId, process.getArgsList());
+        Container c = new Container(containerId, process);
         if (containers.putIfAbsent(containerId, c) != null) {
             throw new ContainerException("sandbox " + name + " already has a container " + containerId);
         }
@@ -187,7 +199,7 @@ public final class ContainerSandbox implements AutoCloseable {
             }
         });
         try {
-            agent.createContainer(containerId, spec, c.log);
+            agent.createContainer(containerId, spec, output == ProcessListener.NONE ? c.log : tee(c.log, output));
         } catch (AgentException e) {
             containers.remove(containerId);
             throw failure("create container " + containerId, e);
@@ -237,15 +249,73 @@ public final class ContainerSandbox implements AutoCloseable {
         }
     }
 
-    /** Runs {@code args} in the running container's namespaces, with the image's env and working directory. */
+    /** Sends {@code signal} to exec {@code execId} of a container (empty: the container's own process). */
+    public void signal(String containerId, String execId, int signal) throws InterruptedException {
+        container(containerId);
+        if (signal < 1 || signal > 64) {
+            throw new ContainerException("signal " + signal + " is not a Linux signal number (1-64)");
+        }
+        try {
+            agent.signal(containerId, execId, signal);
+        } catch (AgentException e) {
+            throw failure("signal " + (execId.isEmpty() ? "container " + containerId : "exec " + execId), e);
+        }
+    }
+
+    /** Kills the container's processes if they run and removes it from the guest. */
+    public void delete(String containerId) throws InterruptedException {
+        container(containerId);
+        try {
+            agent.deleteContainer(containerId);
+        } catch (AgentException e) {
+            throw failure("delete container " + containerId, e);
+        } finally {
+            containers.remove(containerId);
+        }
+    }
+
+    /** The container's cgroup figures (memory, CPU, pids) as the guest sees them. */
+    public Stats stats(String containerId) throws InterruptedException {
+        container(containerId);
+        try {
+            return agent.stats(containerId);
+        } catch (AgentException e) {
+            throw failure("read the stats of container " + containerId, e);
+        }
+    }
+
+    private static ProcessListener tee(ProcessListener first, ProcessListener second) {
+        return new ProcessListener() {
+            @Override
+            public void onOutput(dev.flotilla.agent.protocol.Stream stream, byte[] data) {
+                first.onOutput(stream, data);
+                second.onOutput(stream, data);
+            }
+
+            @Override
+            public void onExit(ExitStatus status) {
+                // The second listener (a log file) is complete before anyone woken by the first reads it.
+                second.onExit(status);
+                first.onExit(status);
+            }
+
+            @Override
+            public void onDisconnected(AgentException cause) {
+                second.onDisconnected(cause);
+                first.onDisconnected(cause);
+            }
+        };
+    }
+
+    /** Runs {@code args} in the running container's namespaces, with the container's env and working directory. */
     public ContainerLog exec(String containerId, String execId, List<String> args) throws InterruptedException {
         Container c = container(containerId);
         checkId(execId, "exec");
         if (args.isEmpty()) {
             throw new ContainerException("exec " + execId + " in container " + containerId + " needs a command");
         }
-        Process base = ProcessTemplate.from(imageConfig, List.of("true"), List.of());
-        Process process = base.toBuilder().clearArgs().addAllArgs(args).build();
+        // Like docker exec and the kubelet's exec: the container's environment, working directory and user.
+        Process process = c.process.toBuilder().clearArgs().addAllArgs(args).setTerminal(false).build();
         ContainerLog log = new ContainerLog(LOG_BYTES);
         if (c.execs.putIfAbsent(execId, log) != null) {
             throw new ContainerException("container " + containerId + " already has an exec " + execId);
@@ -258,6 +328,14 @@ public final class ContainerSandbox implements AutoCloseable {
             throw failure("exec " + execId + " in container " + containerId, e);
         }
         return log;
+    }
+
+    /** Drops the retained output of a finished exec (callers that read it once, like ExecSync, free it). */
+    public void forgetExec(String containerId, String execId) {
+        Container c = containers.get(containerId);
+        if (c != null) {
+            c.execs.remove(execId);
+        }
     }
 
     /** Asks the guest to power off (the VM then ends). */

@@ -23,11 +23,34 @@ public final class ProcessTemplate {
     public static Process from(ImageConfig image, List<String> command, List<String> extraEnv) {
         List<String> args = new ArrayList<>(image.entrypoint());
         args.addAll(command.isEmpty() ? image.cmd() : command);
+        return build(image, args, extraEnv, "");
+    }
+
+    /**
+     * Kubernetes' rules (a container's {@code command} and {@code args}): a command replaces the Entrypoint and
+     * then only the request's args follow it; without a command, args replace Cmd after the Entrypoint. A
+     * non-empty {@code workingDir} replaces the image's.
+     */
+    public static Process kubernetes(ImageConfig image, List<String> command, List<String> args, List<String> extraEnv,
+                                     String workingDir) {
+        List<String> argv = new ArrayList<>();
+        if (!command.isEmpty()) {
+            argv.addAll(command);
+            argv.addAll(args);
+        } else {
+            argv.addAll(image.entrypoint());
+            argv.addAll(args.isEmpty() ? image.cmd() : args);
+        }
+        return build(image, argv, extraEnv, workingDir);
+    }
+
+    private static Process build(ImageConfig image, List<String> args, List<String> extraEnv, String workingDir) {
         if (args.isEmpty()) {
             throw new ContainerException("the image has neither Entrypoint nor Cmd and the request gives no command: nothing to run");
         }
         Process.Builder p = Process.newBuilder().addAllArgs(args).addAllEnv(mergeEnv(image.env(), extraEnv));
-        String cwd = image.workingDir() == null || image.workingDir().isBlank() ? "/" : image.workingDir();
+        String cwd = workingDir != null && !workingDir.isBlank() ? workingDir
+                : image.workingDir() == null || image.workingDir().isBlank() ? "/" : image.workingDir();
         if (!cwd.startsWith("/")) {
             throw new ContainerException("the image's WorkingDir " + cwd + " is not an absolute path");
         }

@@ -31,6 +31,30 @@ class ProcessTemplateTest {
     }
 
     @Test
+    void kubernetes_command_replacesEntrypointAndDropsCmd() {
+        ImageConfig img = image(List.of("/entry"), List.of("default"), List.of(), "/srv", "");
+        assertEquals(List.of("/bin/sleep"), ProcessTemplate.kubernetes(img, List.of("/bin/sleep"), List.of(), List.of(), "")
+                .getArgsList());
+        assertEquals(List.of("/bin/sleep", "5"), ProcessTemplate.kubernetes(img, List.of("/bin/sleep"), List.of("5"), List.of(), "")
+                .getArgsList());
+    }
+
+    @Test
+    void kubernetes_argsOnly_replaceCmdAfterEntrypoint() {
+        ImageConfig img = image(List.of("/entry"), List.of("default"), List.of(), "/srv", "");
+        assertEquals(List.of("/entry", "mine"), ProcessTemplate.kubernetes(img, List.of(), List.of("mine"), List.of(), "").getArgsList());
+        assertEquals(List.of("/entry", "default"), ProcessTemplate.kubernetes(img, List.of(), List.of(), List.of(), "").getArgsList());
+    }
+
+    @Test
+    void kubernetes_workingDirAndEnv_overrideTheImage() {
+        ImageConfig img = image(List.of("/entry"), List.of(), List.of("A=image", "B=kept"), "/srv", "");
+        Process p = ProcessTemplate.kubernetes(img, List.of(), List.of(), List.of("A=pod"), "/work");
+        assertEquals("/work", p.getCwd());
+        assertTrue(p.getEnvList().containsAll(List.of("A=pod", "B=kept")), p.getEnvList().toString());
+    }
+
+    @Test
     void from_noEntrypointNoCmdNoCommand_refused() {
         ContainerException e = assertThrows(ContainerException.class,
                 () -> ProcessTemplate.from(image(List.of(), List.of(), List.of(), "", ""), List.of(), List.of()));

@@ -78,7 +78,7 @@ public final class DensityBench {
     static Options parse(String[] args) {
         List<String> a = Arrays.asList(args);
         if (a.size() < 2 || !a.get(1).equals("density")) {
-            throw new IllegalArgumentException("the only benchmark here is 'density'");
+            throw new IllegalArgumentException("the benchmarks here are 'density' and 'pod-start'");
         }
         int count = 100;
         int concurrency = 4;

@@ -37,6 +37,44 @@ public interface NodeConfig {
 
     Containers containers();
 
+    Cri cri();
+
+    /** The Kubernetes CRI v1 endpoint (module cri-shim) the kubelet talks to; see node-agent/README.md. */
+    interface Cri {
+        /** Serve the CRI on {@link #socket()}. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** The kubelet's {@code --container-runtime-endpoint=unix://<this>}. */
+        @WithDefault("/run/flotilla/cri.sock")
+        String socket();
+
+        /** RuntimeClass handler names served besides the default one. */
+        @WithDefault("flotilla")
+        List<String> runtimeHandlers();
+
+        /**
+         * What a pod sandbox's microVM boots: {@code linux} (containers run in it; needs hardware KVM) or
+         * {@code tiny} (a VM without containers, where Linux guests cannot run: PVM hosts, tests).
+         */
+        @WithDefault("linux")
+        String guest();
+
+        /** Guest memory for the guest kernel and agent, added to the pod's memory limit (or used alone without one). */
+        @WithDefault("128")
+        long baseMemoryMib();
+
+        /** vCPUs of a pod without a CPU limit. */
+        @WithDefault("1")
+        int defaultVcpus();
+
+        @WithDefault("/etc/cni/net.d")
+        String cniConfDir();
+
+        @WithDefault("/opt/cni/bin,/usr/lib/cni")
+        List<String> cniBinDirs();
+    }
+
     interface Containers {
         /** Run OCI images (off: sandboxes with an image are refused with 501). */
         @WithDefault("true")

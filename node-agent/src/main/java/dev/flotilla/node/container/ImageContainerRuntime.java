@@ -41,7 +41,8 @@ public class ImageContainerRuntime implements ContainerRuntime {
     private volatile ContainerImages images;
     private final Map<String, ContainerSandbox> running = new ConcurrentHashMap<>();
 
-    private ContainerImages images() {
+    /** The node's image store with its root filesystems (opened on first use); the CRI image service uses it too. */
+    public ContainerImages images() {
         ContainerImages i = images;
         if (i == null) {
             synchronized (this) {
@@ -101,12 +102,13 @@ public class ImageContainerRuntime implements ContainerRuntime {
 
     private void connectAndRun(SandboxSpec spec, MicroVm vm, ContainerImages.RootImage root, Optional<NetAttachment> network,
                                Outcome outcome) {
-        ContainerSandbox.Settings settings = new ContainerSandbox.Settings(spec.name(),
+        String hostname = spec.pod() != null && !spec.pod().hostname().isEmpty() ? spec.pod().hostname() : spec.name();
+        ContainerSandbox.Settings settings = new ContainerSandbox.Settings(hostname,
                 network.map(n -> new ContainerSandbox.Network(n.address() + "/" + n.prefixLength(), n.gateway())), List.of());
         ContainerSandbox.Events events = new ContainerSandbox.Events() {
             @Override
             public void containerExited(String containerId, ExitStatus status) {
-                if (MAIN.equals(containerId)) {
+                if (spec.pod() == null && MAIN.equals(containerId)) {
                     boolean failed = status.getExitCode() != 0;
                     outcome.end(failed, status.getSignal() != 0
                             ? "container main was killed by signal " + status.getSignal()
@@ -123,6 +125,11 @@ public class ImageContainerRuntime implements ContainerRuntime {
             ContainerSandbox sandbox = ContainerSandbox.connect(spec.name(), vm, root.image().config(), settings,
                     config.containers().agentTimeout(), events);
             running.put(spec.id(), sandbox);
+            if (spec.pod() != null) {
+                // A CRI pod: the kubelet creates its containers through the CRI.
+                LOG.debugf("pod sandbox %s: guest agent connected", spec.id());
+                return;
+            }
             sandbox.run(MAIN, spec.command(), List.of());
             LOG.infof("sandbox %s: container main of %s started", spec.id(), spec.image());
         } catch (ContainerException e) {

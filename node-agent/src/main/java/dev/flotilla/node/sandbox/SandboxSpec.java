@@ -20,13 +20,29 @@ import java.util.Map;
  * @param generation spec generation (the contract's), 0 for API-created sandboxes
  * @param network    give the VM a tap on the node's bridge
  * @param kernelArgs extra kernel command line for Linux guests
+ * @param pod        set for a Kubernetes pod sandbox served through the CRI: its containers are created one by one
+ *                   through the CRI instead of a container {@code main} at boot; null otherwise
  */
 public record SandboxSpec(String id, String name, GuestKind guest, String image, List<String> command, int vcpus,
                           long memoryMiB, Map<String, String> labels, long generation, boolean network,
-                          String kernelArgs) {
+                          String kernelArgs, PodSettings pod) {
     public SandboxSpec {
         command = command == null ? List.of() : List.copyOf(command);
         labels = labels == null ? Map.of() : Map.copyOf(labels);
         kernelArgs = kernelArgs == null ? "" : kernelArgs;
+    }
+
+    /** A sandbox of the node's own API or the control plane's contract (not a CRI pod). */
+    public SandboxSpec(String id, String name, GuestKind guest, String image, List<String> command, int vcpus,
+                       long memoryMiB, Map<String, String> labels, long generation, boolean network, String kernelArgs) {
+        this(id, name, guest, image, command, vcpus, memoryMiB, labels, generation, network, kernelArgs, null);
+    }
+
+    /**
+     * What a CRI pod sandbox asks of its guest.
+     *
+     * @param hostname the pod's host name (PodSandboxConfig.hostname), given to every container
+     */
+    public record PodSettings(String hostname) {
     }
 }
