@@ -45,10 +45,8 @@ case "$kind" in
     # right there (issue #4, guest/lab/jit-stress). Without tier-up that patching mostly stops, and TCG-emulated C2
     # compiles cost more than they give back in a test run. FLOTILLA_LAB_JIT overrides ("" for the default JIT).
     lab_run=("${run[0]}" ${FLOTILLA_LAB_JIT--XX:TieredStopAtLevel=1} "${run[@]:1}")
-    # Single-threaded TCG for the suites: with one host thread per lab CPU (thread=multi), a vCPU can translate code
-    # another vCPU is patching; JVMs in the lab then crashed or, once, froze whole (no safepoint, so the hang
-    # watchdog could not even dump threads). One thread emulating both lab CPUs rules that out, at some speed.
-    export FLOTILLA_LAB_TCG="${FLOTILLA_LAB_TCG:-single}"
+    # Multi-threaded TCG (lab.sh's default). FLOTILLA_LAB_TCG=single was tried for the whole suite (a lab JVM had
+    # frozen once under multi): nested guests then stalled for minutes at a time and 12 of 56 tests timed out.
     # The emulated lab host itself crashes now and then (an Oops in its own kernel under TCG, exit 123; never a
     # guest's or the suite's doing): boot one fresh lab and run the whole suite again. Test failures are not retried.
     rc=0

@@ -12,8 +12,8 @@
 # FLOTILLA_* and each --env NAME passed through, and FLOTILLA_IN_LAB=1. CMD's output is streamed
 # to stdout (stdout and stderr merged, through the lab's serial console); lab.sh exits with CMD's
 # exit status, 124 on timeout, 125 if the lab itself failed, 123 if the lab's own kernel crashed (an
-# Oops or panic of the emulated host: seen rarely under QEMU's TCG, never caused by the job; callers
-# may boot a fresh lab and run the job again). FLOTILLA_LAB_TCG=single runs all lab CPUs on one host thread
+# Oops, panic or lasting soft lockup of the emulated host: seen now and then under QEMU's TCG, never caused by
+# the job; callers may boot a fresh lab and run the job again). FLOTILLA_LAB_TCG=single runs all lab CPUs on one host thread
 # (QEMU -accel tcg,thread=single; default multi): slower, but no vCPU can see code another one is patching.
 set -euo pipefail
 
@@ -239,6 +239,19 @@ run() {
   fi
 
   local start=$SECONDS rc=0
+  # A lab kernel that reports a CPU stuck for a minute does not recover: under QEMU's TCG, the lab's KVM has been
+  # seen spinning in KVM_RUN (injecting a nested guest's LAPIC timer, soft lockups on both CPUs) for the rest of
+  # the run. Waiting for --timeout would only waste it: stop QEMU and report the lab crashed (123).
+  (
+    while sleep 5 && kill -0 $$ 2>/dev/null; do
+      if grep -qE 'soft lockup - CPU#[0-9]+ stuck for ([5-9][0-9]|[0-9]{3,})s' "$ctl/kernel.log" 2>/dev/null; then
+        touch "$ctl/lockup"
+        pkill -f -- "-serial file:$ctl/kernel.log" || true
+        exit 0
+      fi
+    done
+  ) &
+  local watcher=$!
   timeout --kill-after=10 "$timeout" "$QEMU" \
     -accel "tcg,thread=${FLOTILLA_LAB_TCG:-multi}" -cpu EPYC,+svm -smp "$smp" -m "$mem" \
     -nodefaults -no-user-config -display none -no-reboot \
@@ -246,6 +259,13 @@ run() {
     -kernel "$LAB_KERNEL_DIR/vmlinuz" -initrd "$LAB_INITRAMFS_DIR/initramfs.cpio.gz" \
     -append "$append" "${virtfs[@]}" </dev/null \
     2> >(grep --line-buffered -v "TCG doesn't support requested feature" >&2) || rc=$?
+  kill "$watcher" 2>/dev/null || true
+
+  if [[ -e "$ctl/lockup" ]]; then
+    echo "lab: error: the lab's own kernel locked up (a CPU stuck in its KVM for over a minute) before '$*' finished:" >&2
+    grep -m 4 -E 'soft lockup|RIP: 0010|kvm_arch_vcpu_ioctl_run' "$ctl/kernel.log" | sed 's/^/lab:   /' >&2 || true
+    exit 123
+  fi
 
   if ((rc == 124 || rc == 137)); then
     echo "lab: timed out after ${timeout} s: QEMU was killed before '$*' finished" >&2
