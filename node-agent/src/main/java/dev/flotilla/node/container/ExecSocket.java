@@ -251,6 +251,9 @@ public class ExecSocket {
                         } else {
                             error(e.getMessage());
                         }
+                    } catch (RuntimeException e) {
+                        LOG.warnf(e, "exec %s in container %s", execId, containerId);
+                        closeWith(1011, "exec failed: " + e.getMessage());
                     }
                     if (gone && (sandbox == null || exit.isDone())) {
                         return;
