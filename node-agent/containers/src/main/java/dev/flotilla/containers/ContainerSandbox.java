@@ -330,6 +330,55 @@ public final class ContainerSandbox implements AutoCloseable {
         return log;
     }
 
+    /** A terminal for an interactive exec: its initial size. */
+    public record Tty(int rows, int cols) {
+    }
+
+    /**
+     * Starts {@code args} in the running container like {@link #exec} but interactive: stdin stays open for
+     * {@link #writeStdin}, with a terminal when {@code tty} is present; output and exit go only to {@code listener}
+     * (nothing is retained: the caller streams it).
+     */
+    public void execInteractive(String containerId, String execId, List<String> args, Optional<Tty> tty,
+                                ProcessListener listener) throws InterruptedException {
+        Container c = container(containerId);
+        checkId(execId, "exec");
+        if (args.isEmpty()) {
+            throw new ContainerException("exec " + execId + " in container " + containerId + " needs a command");
+        }
+        Process.Builder process = c.process.toBuilder().clearArgs().addAllArgs(args).setTerminal(tty.isPresent());
+        tty.ifPresent(t -> process.setTtyRows(t.rows()).setTtyCols(t.cols()));
+        try {
+            agent.exec(containerId, execId, process.build(), listener);
+        } catch (AgentException e) {
+            throw failure("exec " + execId + " in container " + containerId, e);
+        }
+    }
+
+    public void writeStdin(String containerId, String execId, byte[] data) throws InterruptedException {
+        try {
+            agent.writeStdin(containerId, execId, data);
+        } catch (AgentException e) {
+            throw failure("write to the stdin of exec " + execId, e);
+        }
+    }
+
+    public void closeStdin(String containerId, String execId) throws InterruptedException {
+        try {
+            agent.closeStdin(containerId, execId);
+        } catch (AgentException e) {
+            throw failure("close the stdin of exec " + execId, e);
+        }
+    }
+
+    public void resizeTty(String containerId, String execId, int rows, int cols) throws InterruptedException {
+        try {
+            agent.resizeTty(containerId, execId, rows, cols);
+        } catch (AgentException e) {
+            throw failure("resize the terminal of exec " + execId, e);
+        }
+    }
+
     /** Drops the retained output of a finished exec (callers that read it once, like ExecSync, free it). */
     public void forgetExec(String containerId, String execId) {
         Container c = containers.get(containerId);

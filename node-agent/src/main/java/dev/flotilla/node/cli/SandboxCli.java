@@ -22,7 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
- * The command line for a node agent's API: {@code sandbox ls|run|get|stop|rm|console} and {@code node}. The agent
+ * The command line for a node agent's API: {@code sandbox ls|run|get|stop|rm|console|logs|exec} and {@code node}. The agent
  * is {@code $FLOTILLA_AGENT_URL} (default http://127.0.0.1:7070); the token is {@code $FLOTILLA_AGENT_TOKEN}, else
  * the agent's generated token file under its default state directory.
  */
@@ -34,6 +34,7 @@ public final class SandboxCli {
                    sandbox get|stop|rm REF
                    sandbox console REF        (serial console; Ctrl-] ends)
                    sandbox logs REF [CONTAINER] [-f]   (a container's output, default container main; -f follows)
+                   sandbox exec REF [-c CONTAINER] [-t] -- CMD ARGS...   (interactive; -t: a terminal; exits with its code)
                    node
             agent: $FLOTILLA_AGENT_URL (default http://127.0.0.1:7070), token $FLOTILLA_AGENT_TOKEN or the agent's api-token file""";
 
@@ -95,6 +96,9 @@ public final class SandboxCli {
             }
             case "console" -> console(one(rest));
             case "logs" -> logs(rest);
+            case "exec" -> {
+                return exec(rest);
+            }
             default -> {
                 System.err.println("unknown sandbox command '" + verb + "'\n" + USAGE);
                 return 2;
@@ -225,6 +229,159 @@ public final class SandboxCli {
             }
         });
         closed.join();
+    }
+
+    /**
+     * Runs a command in a container through the exec WebSocket: this process's stdin goes to it (its EOF closes the
+     * command's stdin), its stdout and stderr come back to ours; answers its exit code (128 + signal when killed).
+     * With -t, a terminal of this one's size, put in raw mode meanwhile.
+     */
+    private int exec(List<String> rest) {
+        String container = "main";
+        boolean tty = false;
+        int dash = rest.indexOf("--");
+        List<String> opts = dash < 0 ? rest : rest.subList(0, dash);
+        List<String> command = dash < 0 ? List.of() : rest.subList(dash + 1, rest.size());
+        String ref = null;
+        for (int i = 0; i < opts.size(); i++) {
+            switch (opts.get(i)) {
+                case "-t", "--tty" -> tty = true;
+                case "-c", "--container" -> {
+                    if (++i >= opts.size()) {
+                        throw new CliException("-c needs a container id\n" + USAGE);
+                    }
+                    container = opts.get(i);
+                }
+                default -> {
+                    if (ref != null) {
+                        throw new CliException("unexpected '" + opts.get(i) + "' (the command goes after --)\n" + USAGE);
+                    }
+                    ref = opts.get(i);
+                }
+            }
+        }
+        if (ref == null || command.isEmpty()) {
+            throw new CliException("expected a sandbox and a command after --\n" + USAGE);
+        }
+        StringBuilder query = new StringBuilder("?tty=").append(tty);
+        for (String c : command) {
+            query.append("&command=").append(java.net.URLEncoder.encode(c, java.nio.charset.StandardCharsets.UTF_8));
+        }
+        String saved = null;
+        if (tty) {
+            String size = stty("size");
+            if (size != null && size.strip().matches("\\d+ \\d+")) {
+                String[] rc = size.strip().split(" ");
+                query.append("&rows=").append(rc[0]).append("&cols=").append(rc[1]);
+            }
+            saved = stty("-g");
+            if (saved != null) {
+                stty("raw", "-echo");
+            }
+        }
+        String sandbox = ref;
+        CompletableFuture<Integer> result = new CompletableFuture<>();
+        java.io.ByteArrayOutputStream frame = new java.io.ByteArrayOutputStream();
+        StringBuilder text = new StringBuilder();
+        int[] exit = {-1};
+        boolean raw = tty;
+        try {
+            WebSocket socket = http.newWebSocketBuilder().header("Authorization", "Bearer " + token)
+                    .buildAsync(URI.create(base.replaceFirst("^http", "ws") + "/api/v1/sandboxes/" + ref + "/containers/"
+                            + container + "/exec/ws" + query), new WebSocket.Listener() {
+                        @Override
+                        public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
+                            byte[] b = new byte[data.remaining()];
+                            data.get(b);
+                            frame.writeBytes(b);
+                            if (last) {
+                                byte[] f = frame.toByteArray();
+                                frame.reset();
+                                if (raw) {
+                                    out.write(f, 0, f.length);
+                                    out.flush();
+                                } else if (f.length > 0) {
+                                    PrintStream to = f[0] == 2 ? System.err : out;
+                                    to.write(f, 1, f.length - 1);
+                                    to.flush();
+                                }
+                            }
+                            ws.request(1);
+                            return null;
+                        }
+
+                        @Override
+                        public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+                            text.append(data);
+                            if (last) {
+                                try {
+                                    JsonNode m = JSON.readTree(text.toString());
+                                    if (m.has("exitCode")) {
+                                        exit[0] = m.path("exitCode").asInt();
+                                    } else if (m.has("error")) {
+                                        System.err.println("exec: " + m.path("error").asText());
+                                    }
+                                } catch (IOException ignored) {
+                                    // not ours to judge: the agent only sends JSON
+                                }
+                                text.setLength(0);
+                            }
+                            ws.request(1);
+                            return null;
+                        }
+
+                        @Override
+                        public CompletionStage<?> onClose(WebSocket ws, int code, String reason) {
+                            if (code != WebSocket.NORMAL_CLOSURE) {
+                                System.err.println("exec ended: " + code + " " + reason);
+                            }
+                            result.complete(exit[0] >= 0 ? exit[0] : code == WebSocket.NORMAL_CLOSURE ? 0 : 1);
+                            return null;
+                        }
+
+                        @Override
+                        public void onError(WebSocket ws, Throwable error) {
+                            System.err.println("exec: " + error.getMessage());
+                            result.complete(1);
+                        }
+                    }).exceptionally(e -> {
+                        throw new CliException("cannot exec in " + sandbox + ": " + e.getCause());
+                    }).join();
+            Thread.ofPlatform().daemon(true).start(() -> {
+                byte[] buf = new byte[4096];
+                try {
+                    int n;
+                    while ((n = System.in.read(buf)) > 0) {
+                        socket.sendBinary(ByteBuffer.wrap(buf, 0, n).duplicate(), true).join();
+                        buf = new byte[4096];
+                    }
+                    socket.sendText("{\"closeStdin\":true}", true).join();
+                } catch (IOException | java.util.concurrent.CompletionException e) {
+                    // the exec ended first
+                }
+            });
+            return result.join();
+        } finally {
+            if (saved != null) {
+                stty(saved.strip());
+            }
+        }
+    }
+
+    /** Runs stty on the controlling terminal; its output, or null without one. */
+    private static String stty(String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of("stty"));
+        cmd.addAll(List.of(args));
+        try {
+            Process p = new ProcessBuilder(cmd).redirectInput(new java.io.File("/dev/tty")).redirectErrorStream(true).start();
+            String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            return p.waitFor() == 0 ? output : null;
+        } catch (IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
     }
 
     /** Copies a container's logs to stdout; with -f until the container ends. */

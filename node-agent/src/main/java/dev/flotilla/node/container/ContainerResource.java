@@ -39,8 +39,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * Containers in a sandbox created from an image: list, create, start, signal, logs (with follow), exec. Every route
  * answers 404 for an unknown sandbox or container, 501 when this node runs no containers, 409 when the sandbox has
- * no agent connection (still starting, or created without an image). Interactive exec (a WebSocket with a
- * terminal) is not offered yet: exec here runs a command to completion and answers its output.
+ * no agent connection (still starting, or created without an image). Exec here runs a command to completion and
+ * answers its output; interactive exec (stdin, a terminal) is {@link ExecSocket}.
  */
 @Path("/api/v1/sandboxes/{ref}/containers")
 @Produces(MediaType.APPLICATION_JSON)

@@ -13,14 +13,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,6 +32,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -271,6 +278,20 @@ class NodeAgentE2E {
         assertEquals(0, ended.path("exitCode").asInt(), ended.toString());
         assertFalse(ended.path("running").asBoolean(), ended.toString());
 
+        // Interactive exec over WebSocket: stdin in, tagged stdout back, the exit code as the last frame.
+        String script = URLEncoder.encode("read x; echo got:$x; echo err >&2; exit 3", StandardCharsets.UTF_8);
+        WsExec piped = execWs("/api/v1/sandboxes/delta/containers/main/exec/ws?command=sh&command=-c&command=" + script,
+                "hi\n".getBytes(StandardCharsets.UTF_8));
+        assertEquals(1000, piped.closeCode(), piped.toString());
+        assertEquals("got:hi\n", piped.stdout(), piped.toString());
+        assertEquals("err\n", piped.stderr(), piped.toString());
+        assertEquals(3, JSON.readTree(piped.lastText()).path("exitCode").asInt(), piped.toString());
+        WsExec tty = execWs("/api/v1/sandboxes/delta/containers/main/exec/ws?command=stty&command=size&tty=true&rows=33&cols=101", new byte[0]);
+        assertEquals(1000, tty.closeCode(), tty.toString());
+        assertTrue(tty.stdout().contains("33 101"), "the terminal has the requested size: " + tty);
+        assertEquals(0, JSON.readTree(tty.lastText()).path("exitCode").asInt(), tty.toString());
+        assertEquals(4404, execWs("/api/v1/sandboxes/delta/containers/nope/exec/ws?command=true", new byte[0]).closeCode());
+
         Answer badSignal = call("POST", "/api/v1/sandboxes/delta/containers/main/signal", "{\"signal\":99}");
         assertEquals(400, badSignal.status(), badSignal.text());
         assertEquals("signal", badSignal.json().path("errors").path(0).path("field").asText(), badSignal.text());
@@ -432,6 +453,67 @@ class NodeAgentE2E {
             return new Answer(r.statusCode(), r.body());
         } catch (IOException e) {
             return new Answer(-1, e.toString());
+        }
+    }
+
+    /** What an exec WebSocket gave back: stdout and stderr by their tag (a tty's raw output counts as stdout). */
+    record WsExec(int closeCode, String closeReason, String stdout, String stderr, String lastText) {
+    }
+
+    /** Opens the exec WebSocket at {@code path}, sends {@code stdin} as one binary frame, collects until it closes. */
+    WsExec execWs(String path, byte[] stdin) throws Exception {
+        boolean tty = path.contains("tty=true");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        ByteArrayOutputStream frame = new ByteArrayOutputStream();
+        StringBuilder text = new StringBuilder();
+        String[] last = {""};
+        CompletableFuture<WsExec> closed = new CompletableFuture<>();
+        WebSocket socket = http.newWebSocketBuilder().header("Authorization", "Bearer " + TOKEN)
+                .buildAsync(URI.create(base.replaceFirst("^http", "ws") + path), new WebSocket.Listener() {
+                    @Override
+                    public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean complete) {
+                        byte[] b = new byte[data.remaining()];
+                        data.get(b);
+                        frame.writeBytes(b);
+                        if (complete) {
+                            byte[] f = frame.toByteArray();
+                            frame.reset();
+                            if (tty) {
+                                out.writeBytes(f);
+                            } else if (f.length > 0) {
+                                (f[0] == 2 ? err : out).write(f, 1, f.length - 1);
+                            }
+                        }
+                        ws.request(1);
+                        return null;
+                    }
+
+                    @Override
+                    public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean complete) {
+                        text.append(data);
+                        if (complete) {
+                            last[0] = text.toString();
+                            text.setLength(0);
+                        }
+                        ws.request(1);
+                        return null;
+                    }
+
+                    @Override
+                    public CompletionStage<?> onClose(WebSocket ws, int code, String reason) {
+                        closed.complete(new WsExec(code, reason, out.toString(StandardCharsets.UTF_8),
+                                err.toString(StandardCharsets.UTF_8), last[0]));
+                        return null;
+                    }
+                }).get(30, TimeUnit.SECONDS);
+        if (stdin.length > 0) {
+            socket.sendBinary(ByteBuffer.wrap(stdin), true).get(30, TimeUnit.SECONDS);
+        }
+        try {
+            return closed.get(60, TimeUnit.SECONDS);
+        } finally {
+            socket.abort();
         }
     }
 
