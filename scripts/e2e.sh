@@ -47,7 +47,8 @@ case "$kind" in
     lab_run=("${run[0]}" ${FLOTILLA_LAB_JIT--XX:TieredStopAtLevel=1} "${run[@]:1}")
     # Multi-threaded TCG (lab.sh's default). FLOTILLA_LAB_TCG=single was tried for the whole suite (a lab JVM had
     # frozen once under multi): nested guests then stalled for minutes at a time and 12 of 56 tests timed out.
-    # The emulated lab host itself crashes now and then (an Oops in its own kernel under TCG, exit 123; never a
+    # The emulated lab host itself breaks now and then (an Oops or a lasting soft lockup of its own kernel under TCG,
+    # exit 123; never a
     # guest's or the suite's doing): boot one fresh lab and run the whole suite again. Test failures are not retried.
     rc=0
     "$FLOTILLA_HOME/guest/lab/lab.sh" run --rw "$RESULTS" --timeout "${FLOTILLA_E2E_TIMEOUT:-2400}" -- "${lab_run[@]}" || rc=$?
