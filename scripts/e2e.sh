@@ -48,12 +48,12 @@ case "$kind" in
     # Multi-threaded TCG (lab.sh's default). FLOTILLA_LAB_TCG=single was tried for the whole suite (a lab JVM had
     # frozen once under multi): nested guests then stalled for minutes at a time and 12 of 56 tests timed out.
     # The emulated lab host itself breaks now and then (an Oops or a lasting soft lockup of its own kernel under TCG,
-    # exit 123; never a
-    # guest's or the suite's doing): boot one fresh lab and run the whole suite again. Test failures are not retried.
+    # exit 123; never a guest's or the suite's doing): boot one fresh lab and run the whole suite again (it takes
+    # ~7 min). Test failures are not retried.
     rc=0
     "$FLOTILLA_HOME/guest/lab/lab.sh" run --rw "$RESULTS" --timeout "${FLOTILLA_E2E_TIMEOUT:-2400}" -- "${lab_run[@]}" || rc=$?
     if ((rc == 123)); then
-      echo "e2e: the lab's kernel crashed (not a test failure): running the suites again in a fresh lab" >&2
+      echo "e2e: the lab's own kernel crashed or locked up (not a test failure): running the suites again in a fresh lab" >&2
       rm -rf "$RESULTS"; mkdir -p "$RESULTS"
       "$FLOTILLA_HOME/guest/lab/lab.sh" run --rw "$RESULTS" --timeout "${FLOTILLA_E2E_TIMEOUT:-2400}" -- "${lab_run[@]}"
     elif ((rc != 0)); then
