@@ -33,7 +33,13 @@ class LinuxBootE2E {
     static final int MEMORY_MIB = 128;
     static final String MARKER = "flotilla-init: userspace up";
 
-    record Boot(ExitReason exit, Console console, long bootNanos) {}
+    record Boot(ExitReason exit, Console console, long bootNanos) {
+        /** For failure messages: how the VM ended, whether init wrote the boot timer, and the console. */
+        String report() {
+            return "exit " + exit.describe() + ", boot timer " + (bootNanos > 0 ? bootNanos / 1_000_000 + " ms" : "never written")
+                    + "; console:\n" + console.text();
+        }
+    }
 
     static Boot bootToExit(Path kernel, int vcpus, String extraCmdline, String name) throws Exception {
         Console console = new Console();
@@ -59,7 +65,7 @@ class LinuxBootE2E {
     void vmlinuxPvh_oneVcpu_bootsToInitAndGuestRebootEndsTheVm(TestInfo info) throws Exception {
         Boot boot = bootToExit(GuestArtifacts.vmlinux(), 1, "flotilla.exit=reboot", "pvh-1vcpu");
 
-        assertTrue(boot.console().text().contains(MARKER + " (1 cpus)"), "no init marker; console:\n" + boot.console().text());
+        assertTrue(boot.console().text().contains(MARKER + " (1 cpus)"), "no init marker: " + boot.report());
         assertInstanceOf(ExitReason.GuestReset.class, boot.exit(), () -> "exit was " + boot.exit().describe());
         assertTrue(boot.bootNanos() > 0, "the boot timer was never written by the guest's init");
         System.out.printf("pvh 1 vCPU: boot to init %.1f ms%n", boot.bootNanos() / 1e6);
@@ -69,7 +75,7 @@ class LinuxBootE2E {
     void vmlinuxPvh_twoVcpus_initSeesBothCpus() throws Exception {
         Boot boot = bootToExit(GuestArtifacts.vmlinux(), 2, "flotilla.exit=reboot", "pvh-2vcpu");
 
-        assertTrue(boot.console().text().contains(MARKER + " (2 cpus)"), "init did not see 2 CPUs; console:\n" + boot.console().text());
+        assertTrue(boot.console().text().contains(MARKER + " (2 cpus)"), "init did not see 2 CPUs: " + boot.report());
         assertInstanceOf(ExitReason.GuestReset.class, boot.exit(), () -> "exit was " + boot.exit().describe());
     }
 
@@ -77,7 +83,7 @@ class LinuxBootE2E {
     void bzImage_twoVcpus_bootsThroughTheLinux64BitProtocol() throws Exception {
         Boot boot = bootToExit(GuestArtifacts.bzImage(), 2, "flotilla.exit=reboot", "bzimage-2vcpu");
 
-        assertTrue(boot.console().text().contains(MARKER + " (2 cpus)"), "no init marker; console:\n" + boot.console().text());
+        assertTrue(boot.console().text().contains(MARKER + " (2 cpus)"), "no init marker: " + boot.report());
         assertInstanceOf(ExitReason.GuestReset.class, boot.exit(), () -> "exit was " + boot.exit().describe());
     }
 
@@ -159,7 +165,7 @@ class LinuxBootE2E {
         for (int i = 0; i < 20; i++) {
             Boot boot = bootToExit(GuestArtifacts.vmlinux(), 2, "flotilla.exit=reboot", "leak-" + i);
             assertInstanceOf(ExitReason.GuestReset.class, boot.exit(), "boot " + i + ": " + boot.exit().describe());
-            assertTrue(boot.console().text().contains(MARKER), "boot " + i + " did not reach init");
+            assertTrue(boot.console().text().contains(MARKER), "boot " + i + " did not reach init: " + boot.report());
         }
         ProcessSnapshot after = ProcessSnapshot.take();
 
