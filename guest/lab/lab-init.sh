@@ -88,8 +88,13 @@ ip link set lo up 2>/dev/null || chroot $R ip link set lo up 2>/dev/null || say 
 mkdir -p $R/run/flotilla-lab
 cp /ctl/job.sh $R/run/flotilla-lab/job.sh
 say "running the job"
+# A heartbeat for lab.sh: under QEMU's TCG the whole lab has been seen to freeze (both CPUs stuck running a
+# nested guest, not even the kernel's watchdogs firing); lab.sh stops QEMU when this file goes stale.
+( while :; do date +%s >/ctl/heartbeat; sleep 10; done ) &
+heartbeat=$!
 chroot $R /bin/bash /run/flotilla-lab/job.sh
 status=$?
+kill $heartbeat 2>/dev/null
 say "job exited $status"
 
 echo "$status" >/ctl/status.tmp && mv /ctl/status.tmp /ctl/status

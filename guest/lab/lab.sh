@@ -242,10 +242,18 @@ run() {
   # A lab kernel that reports a CPU stuck for a minute does not recover: under QEMU's TCG, the lab's KVM has been
   # seen spinning in KVM_RUN (injecting a nested guest's LAPIC timer, soft lockups on both CPUs) for the rest of
   # the run. Waiting for --timeout would only waste it: stop QEMU and report the lab crashed (123).
+  # Nor does a lab whose init stopped beating (lab-init.sh touches $ctl/heartbeat every 10 s): the whole lab has
+  # been seen frozen with nothing in its log, both CPUs stuck running a nested guest.
   (
     while sleep 5 && kill -0 $$ 2>/dev/null; do
+      local why=""
       if grep -qE 'soft lockup - CPU#[0-9]+ stuck for ([5-9][0-9]|[0-9]{3,})s' "$ctl/kernel.log" 2>/dev/null; then
-        touch "$ctl/lockup"
+        why="a CPU stuck in its kernel for over a minute (soft lockup)"
+      elif [[ -e "$ctl/heartbeat" ]] && (($(date +%s) - $(stat -c %Y "$ctl/heartbeat") > ${FLOTILLA_LAB_HEARTBEAT_TIMEOUT:-120})); then
+        why="no heartbeat from its init for over ${FLOTILLA_LAB_HEARTBEAT_TIMEOUT:-120} s (frozen)"
+      fi
+      if [[ -n "$why" ]]; then
+        echo "$why" >"$ctl/lockup"
         pkill -f -- "-serial file:$ctl/kernel.log" || true
         exit 0
       fi
@@ -262,8 +270,9 @@ run() {
   kill "$watcher" 2>/dev/null || true
 
   if [[ -e "$ctl/lockup" ]]; then
-    echo "lab: error: the lab's own kernel locked up (a CPU stuck in its KVM for over a minute) before '$*' finished:" >&2
-    grep -m 4 -E 'soft lockup|RIP: 0010|kvm_arch_vcpu_ioctl_run' "$ctl/kernel.log" | sed 's/^/lab:   /' >&2 || true
+    echo "lab: error: the lab's own kernel locked up ($(<"$ctl/lockup")) before '$*' finished; its log:" >&2
+    { grep -m 4 -E 'soft lockup|RIP: 0010|kvm_arch_vcpu_ioctl_run' "$ctl/kernel.log" || tail -n 5 "$ctl/kernel.log"; } |
+      sed 's/^/lab:   /' >&2 || true
     exit 123
   fi
 

@@ -263,7 +263,8 @@ public final class MicroVm implements AutoCloseable {
         @Override
         public Action onExit(int vcpuId, VcpuExit vcpuExit) {
             ExitReason reason = switch (vcpuExit) {
-                case VcpuExit.Shutdown s -> new ExitReason.GuestShutdown("triple fault on vCPU " + vcpuId);
+                case VcpuExit.Shutdown s -> new ExitReason.GuestShutdown("triple fault on vCPU " + vcpuId
+                        + (s.cpuState().isEmpty() ? "" : " (" + s.cpuState() + ")"));
                 case VcpuExit.SystemEvent e when e.type() == 2 -> new ExitReason.GuestReset("system event");
                 case VcpuExit.SystemEvent e when e.type() == 1 -> new ExitReason.GuestShutdown("power off");
                 case VcpuExit.Halt h -> new ExitReason.GuestShutdown("HLT on vCPU " + vcpuId);

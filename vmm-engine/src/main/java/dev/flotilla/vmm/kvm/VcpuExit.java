@@ -9,8 +9,11 @@ public sealed interface VcpuExit {
     /** KVM_EXIT_HLT: the guest halted (only seen without an in-kernel irqchip). */
     record Halt() implements VcpuExit {}
 
-    /** KVM_EXIT_SHUTDOWN: a triple fault; the guest cannot continue. */
-    record Shutdown() implements VcpuExit {}
+    /**
+     * KVM_EXIT_SHUTDOWN: a triple fault; the guest cannot continue. {@code cpuState} is where the vCPU stood (RIP,
+     * control registers, IDT), read after the exit for whoever must find out why; empty when not read.
+     */
+    record Shutdown(String cpuState) implements VcpuExit {}
 
     /** KVM_EXIT_SYSTEM_EVENT: the guest asked for power-off, reset or reported a crash (PSCI/others). */
     record SystemEvent(int type) implements VcpuExit {}
@@ -32,13 +35,13 @@ public sealed interface VcpuExit {
 
     Interrupted INTERRUPTED = new Interrupted();
     Halt HALT = new Halt();
-    Shutdown SHUTDOWN = new Shutdown();
+    Shutdown SHUTDOWN = new Shutdown("");
 
     /** One sentence for logs and exit reasons. */
     default String describe() {
         return switch (this) {
             case Halt h -> "the guest halted (HLT)";
-            case Shutdown s -> "the guest shut down (triple fault)";
+            case Shutdown s -> "the guest shut down (triple fault" + (s.cpuState().isEmpty() ? ")" : ": " + s.cpuState() + ")");
             case SystemEvent e -> "the guest raised system event " + switch (e.type()) {
                 case 1 -> "SHUTDOWN";
                 case 2 -> "RESET";

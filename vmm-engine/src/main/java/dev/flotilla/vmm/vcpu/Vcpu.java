@@ -283,12 +283,28 @@ public final class Vcpu {
             } else {
                 count(counterFor(reason));
                 VcpuExit other = exit.decodeOtherExit();
+                if (other instanceof VcpuExit.Shutdown) {
+                    other = new VcpuExit.Shutdown(cpuState());
+                }
                 if (other instanceof VcpuExit.Interrupted) {
                     interrupted(signal);
                 } else if (handler.onExit(id(), other) == VcpuExitHandler.Action.STOP) {
                     return;
                 }
             }
+        }
+    }
+
+    /** Where this vCPU stands, in one line (a cold path: only after a triple fault). */
+    private String cpuState() {
+        try {
+            var r = vcpu.getRegisters();
+            var s = vcpu.getSpecialRegisters();
+            return String.format("rip=%#x rsp=%#x rflags=%#x cs=%#x cr0=%#x cr2=%#x cr3=%#x cr4=%#x efer=%#x idt=%#x/%#x",
+                    r.rip(), r.rsp(), r.rflags(), s.cs().selector(), s.cr0(), s.cr2(), s.cr3(), s.cr4(), s.efer(),
+                    s.idtBase(), s.idtLimit());
+        } catch (RuntimeException e) {
+            return "registers unreadable: " + e.getMessage();
         }
     }
 
