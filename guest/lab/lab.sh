@@ -245,6 +245,7 @@ run() {
   # Nor does a lab whose init stopped beating (lab-init.sh touches $ctl/heartbeat every 10 s): the whole lab has
   # been seen frozen with nothing in its log, both CPUs stuck running a nested guest.
   (
+    exec 8>&- # not the lab lock: a sleep of this watcher would hold it past lab.sh's exit
     while sleep 5 && kill -0 $$ 2>/dev/null; do
       local why=""
       if grep -qE 'soft lockup - CPU#[0-9]+ stuck for ([5-9][0-9]|[0-9]{3,})s' "$ctl/kernel.log" 2>/dev/null; then
