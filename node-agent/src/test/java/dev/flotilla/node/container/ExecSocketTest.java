@@ -81,6 +81,20 @@ class ExecSocketTest {
     }
 
     @Test
+    void fiftySessionsInARow_eachHandshakeAndRefusalIsPrompt() throws Exception {
+        given().body("{\"name\":\"noimage50\"}").post("/api/v1/sandboxes").then().statusCode(201);
+        Api.awaitState("/api/v1/sandboxes/noimage50", "RUNNING", Duration.ofSeconds(20));
+        for (int i = 0; i < 50; i++) {
+            long start = System.nanoTime();
+            Closed c = closeOf("/api/v1/sandboxes/noimage50/containers/main/exec/ws?command=sh");
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertEquals(4409, c.code(), "session " + i + ": " + c);
+            assertTrue(millis < 5_000, "session " + i + " took " + millis + " ms");
+        }
+        given().delete("/api/v1/sandboxes/noimage50").then().statusCode(204);
+    }
+
+    @Test
     void exec_inSandboxWithoutImage_isClosed4409() throws Exception {
         given().body("{\"name\":\"noimage\"}").post("/api/v1/sandboxes").then().statusCode(201);
         Api.awaitState("/api/v1/sandboxes/noimage", "RUNNING", Duration.ofSeconds(20));
