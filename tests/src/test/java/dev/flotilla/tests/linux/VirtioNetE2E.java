@@ -88,6 +88,7 @@ class VirtioNetE2E {
                                 .withRings(packed, true))
                         .build();
                 VirtioBlockE2E.Run run;
+                String nicCounters;
                 try (MicroVm vm = MicroVm.create(config)) {
                     vm.start();
                     Optional<ExitReason> exit = vm.awaitExit(LinuxBootE2E.BOOT_TIMEOUT);
@@ -98,6 +99,8 @@ class VirtioNetE2E {
                     }
                     run = new VirtioBlockE2E.Run(exit.get(), console.text());
                     VirtioNet nic = vm.virtioDevice("net0", VirtioNet.class);
+                    nicCounters = "nic: tx %d frames %d B, rx %d frames %d B, tap errors %d".formatted(nic.txFrames(),
+                            nic.txBytes(), nic.rxFrames(), nic.rxBytes(), nic.backendErrors());
                     assertTrue(nic.rxFrames() > 0 && nic.txFrames() > 0, "frames rx %d tx %d".formatted(nic.rxFrames(), nic.txFrames()));
                     for (NetRejection r : NetRejection.values()) {
                         assertEquals(0, nic.rejections(r), "an honest driver had a chain rejected: " + r);
@@ -105,7 +108,14 @@ class VirtioNetE2E {
                 }
                 VirtioBlockE2E.assertRing(run, "0x0001", packed);
                 assertEquals("ok", run.value("PING"), "ping from guest to host failed; console:\n" + run.console());
-                assertEquals(run.value("U"), md5(received.get(30, TimeUnit.SECONDS)), "upload corrupted");
+                byte[] uploaded;
+                try {
+                    uploaded = received.get(30, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw new AssertionError("the guest ended but its upload never arrived whole (" + nicCounters
+                            + "); console:\n" + run.console(), e);
+                }
+                assertEquals(run.value("U"), md5(uploaded), "upload corrupted");
                 sent.get(30, TimeUnit.SECONDS);
                 assertEquals(md5(download), run.value("D"), "download corrupted");
             }
