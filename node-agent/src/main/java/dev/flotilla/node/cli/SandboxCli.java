@@ -352,8 +352,7 @@ public final class SandboxCli {
                 try {
                     int n;
                     while ((n = System.in.read(buf)) > 0) {
-                        socket.sendBinary(ByteBuffer.wrap(buf, 0, n).duplicate(), true).join();
-                        buf = new byte[4096];
+                        socket.sendBinary(ByteBuffer.wrap(buf, 0, n), true).join(); // sent before buf is reused
                     }
                     socket.sendText("{\"closeStdin\":true}", true).join();
                 } catch (IOException | java.util.concurrent.CompletionException e) {

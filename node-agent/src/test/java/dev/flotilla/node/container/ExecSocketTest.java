@@ -32,13 +32,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ExecSocketTest {
     @TestHTTPResource("/")
     URI base;
+    /** One client for every socket of the class (a client per socket keeps a selector thread each). */
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     record Closed(int code, String reason) {
     }
 
     private Closed closeOf(String path) throws Exception {
         CompletableFuture<Closed> closed = new CompletableFuture<>();
-        HttpClient.newHttpClient().newWebSocketBuilder().header("Authorization", "Bearer " + Api.TOKEN)
+        HTTP.newWebSocketBuilder().header("Authorization", "Bearer " + Api.TOKEN)
                 .buildAsync(URI.create("ws://" + base.getHost() + ":" + base.getPort() + path), new WebSocket.Listener() {
                     @Override
                     public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
@@ -51,7 +53,7 @@ class ExecSocketTest {
 
     @Test
     void exec_withoutToken_isRefusedAtHandshake() {
-        CompletionException e = assertThrows(CompletionException.class, () -> HttpClient.newHttpClient().newWebSocketBuilder()
+        CompletionException e = assertThrows(CompletionException.class, () -> HTTP.newWebSocketBuilder()
                 .buildAsync(URI.create("ws://" + base.getHost() + ":" + base.getPort()
                         + "/api/v1/sandboxes/any/containers/main/exec/ws?command=sh"), new WebSocket.Listener() {
                 }).join());

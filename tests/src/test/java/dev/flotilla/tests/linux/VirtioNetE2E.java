@@ -23,6 +23,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -111,7 +112,7 @@ class VirtioNetE2E {
                 byte[] uploaded;
                 try {
                     uploaded = received.get(30, TimeUnit.SECONDS);
-                } catch (java.util.concurrent.TimeoutException e) {
+                } catch (TimeoutException e) {
                     throw new AssertionError("the guest ended but its upload never arrived whole (" + nicCounters
                             + "); console:\n" + run.console(), e);
                 }
