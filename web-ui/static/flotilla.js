@@ -270,6 +270,30 @@
   }
 
   document.addEventListener("DOMContentLoaded", init);
+
+  // A page left for another may be kept whole in the back/forward cache, its event streams still open. A browser
+  // allows six connections per server over HTTP/1.1: a few cached dashboard pages would take them all and leave
+  // every later request (a form post, a fragment) queued forever. So close the streams when the page is hidden and
+  // open them again if it is shown from that cache.
+  window.addEventListener("pagehide", function () {
+    if (source) {
+      source.close();
+      source = null;
+    }
+    logBoxes.forEach(function (box) {
+      clearTimeout(box.logRetry);
+      if (box.logSource) {
+        box.logSource.close();
+        box.logSource = null;
+      }
+    });
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      connect();
+      logBoxes.forEach(function (box) { openLogs(box, false); });
+    }
+  });
   // hx-boost swaps the body on navigation: draw the new page's charts.
   document.addEventListener("htmx:afterSettle", function (event) {
     if (event.detail.elt === document.body || (event.detail.elt && event.detail.elt.tagName === "BODY")) {

@@ -115,6 +115,31 @@ final class Browser implements AutoCloseable {
         return ((JavascriptExecutor) driver).executeScript(javascript, arguments);
     }
 
+    /**
+     * POSTs to a dashboard path from the current page, as its own scripts would (its cookie and Origin), and returns
+     * the response status. A request that fails or gets no answer within 20 s fails the test with what the browser
+     * saw, rather than a bare script timeout.
+     */
+    long post(String path) {
+        Object result = driver.executeAsyncScript("""
+                var path = arguments[0], done = arguments[arguments.length - 1];
+                var abort = new AbortController();
+                var timer = setTimeout(function () { abort.abort(); }, 20000);
+                fetch(path, { method: 'POST', signal: abort.signal })
+                    .then(function (r) { clearTimeout(timer); done(r.status); })
+                    .catch(function (e) {
+                        var pending = performance.getEntriesByType('resource')
+                            .filter(function (r) { return r.responseEnd === 0; })
+                            .map(function (r) { return r.name; });
+                        done('POST ' + path + ' failed: ' + e.name + ': ' + e.message
+                            + '; requests still open: ' + JSON.stringify(pending));
+                    });""", path);
+        if (result instanceof Long status) {
+            return status;
+        }
+        throw new AssertionError(String.valueOf(result));
+    }
+
     /** Marks the current document; {@link #samePageLoad()} is false after any full reload. */
     void markPageLoad() {
         script("window.__flotillaMarker = 'kept';");

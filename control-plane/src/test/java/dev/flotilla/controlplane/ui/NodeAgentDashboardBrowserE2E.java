@@ -273,10 +273,7 @@ class NodeAgentDashboardBrowserE2E {
         browser.waitForText("#console-output", banner(name, id));
         assertEquals("read-only", browser.text("#role"));
         assertFalse(browser.present("#delete") || browser.present("#stop") || browser.present("#start"));
-        Object status = browser.driver.executeAsyncScript("""
-                var done = arguments[arguments.length - 1];
-                fetch('/ui/sandboxes/' + arguments[0] + '/stop', { method: 'POST' }).then(r => done(r.status));""", id);
-        assertEquals(403L, status);
+        assertEquals(403L, browser.post("/ui/sandboxes/" + id + "/stop"));
         assertEquals("RUNNING", Api.as(Api.READER).get("/api/v1/sandboxes/" + id).then().extract().path("desiredState"));
         browser.screenshot("agent-sandbox-detail-read-only");
         browser.resize(390, 844);
