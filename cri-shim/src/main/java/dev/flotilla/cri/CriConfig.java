@@ -1,7 +1,5 @@
 package dev.flotilla.cri;
 
-import dev.flotilla.cri.registry.RegistryHosts;
-
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -17,10 +15,9 @@ import java.util.regex.Pattern;
  * @param cgroupDriver    cgroup driver the kubelet must use, reported by RuntimeConfig
  * @param cniConfDir      where CNI network configurations live
  * @param cniBinDirs      where CNI plugin binaries are looked for, in order
- * @param registries      mirrors and plain-HTTP registries, handed to the image store
  */
 public record CriConfig(Path socket, String runtimeVersion, List<String> runtimeHandlers, CgroupDriver cgroupDriver,
-                        Path cniConfDir, List<Path> cniBinDirs, RegistryHosts registries) {
+                        Path cniConfDir, List<Path> cniBinDirs) {
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/flotilla/cri.sock");
     /** The RuntimeClass handler name a cluster uses to select Flotilla. */
@@ -37,7 +34,6 @@ public record CriConfig(Path socket, String runtimeVersion, List<String> runtime
         Objects.requireNonNull(runtimeVersion, "runtimeVersion");
         Objects.requireNonNull(cgroupDriver, "cgroupDriver");
         Objects.requireNonNull(cniConfDir, "cniConfDir");
-        Objects.requireNonNull(registries, "registries");
         if (!socket.isAbsolute()) {
             throw new IllegalArgumentException("CRI socket path " + socket + " must be absolute");
         }
@@ -53,24 +49,19 @@ public record CriConfig(Path socket, String runtimeVersion, List<String> runtime
 
     public static CriConfig defaults() {
         return new CriConfig(DEFAULT_SOCKET, "0.1.0", List.of(DEFAULT_HANDLER), CgroupDriver.SYSTEMD,
-                Path.of("/etc/cni/net.d"), List.of(Path.of("/opt/cni/bin"), Path.of("/usr/lib/cni")),
-                RegistryHosts.none());
+                Path.of("/etc/cni/net.d"), List.of(Path.of("/opt/cni/bin"), Path.of("/usr/lib/cni")));
     }
 
     public CriConfig withSocket(Path path) {
-        return new CriConfig(path, runtimeVersion, runtimeHandlers, cgroupDriver, cniConfDir, cniBinDirs, registries);
+        return new CriConfig(path, runtimeVersion, runtimeHandlers, cgroupDriver, cniConfDir, cniBinDirs);
     }
 
     public CriConfig withCni(Path confDir, List<Path> binDirs) {
-        return new CriConfig(socket, runtimeVersion, runtimeHandlers, cgroupDriver, confDir, binDirs, registries);
+        return new CriConfig(socket, runtimeVersion, runtimeHandlers, cgroupDriver, confDir, binDirs);
     }
 
     public CriConfig withHandlers(List<String> handlers) {
-        return new CriConfig(socket, runtimeVersion, handlers, cgroupDriver, cniConfDir, cniBinDirs, registries);
-    }
-
-    public CriConfig withRegistries(RegistryHosts hosts) {
-        return new CriConfig(socket, runtimeVersion, runtimeHandlers, cgroupDriver, cniConfDir, cniBinDirs, hosts);
+        return new CriConfig(socket, runtimeVersion, handlers, cgroupDriver, cniConfDir, cniBinDirs);
     }
 
     /** True for the default handler (empty name) and each configured one. */

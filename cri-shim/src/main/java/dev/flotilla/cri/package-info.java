@@ -15,7 +15,6 @@
  *       needing it answer UNIMPLEMENTED.</li>
  *   <li>{@code logs}: the CRI log file format (used by the container backend) and ReopenContainerLog.</li>
  *   <li>{@code network}: the NetworkReady condition from the node's CNI configuration.</li>
- *   <li>{@code registry}: per-registry mirrors and plain-HTTP settings handed to the image store.</li>
  * </ul>
  *
  * <p>Who decides what: the shim owns the CRI contract (ids, validation, names, filters, error codes, log format);

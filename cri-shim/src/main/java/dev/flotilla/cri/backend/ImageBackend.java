@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The node's image store: implemented by the node-agent with node-agent/images, configured with the shim's
- * {@link dev.flotilla.cri.registry.RegistryHosts} (mirrors, plain-HTTP registries).
+ * The node's image store: implemented by the node-agent with node-agent/images, which applies the node's registry
+ * settings (mirrors, plain-HTTP registries; {@code flotilla.node.containers.*}).
  *
  * <p>{@link ImageSpec#getImage()} is non-empty when a method is called. It is a reference ("nginx:1.27",
  * "registry.local:5000/app@sha256:...") or an image id as returned by {@link #pullImage}; an unparsable reference

@@ -79,7 +79,7 @@ public final class ImageStore {
         this.blobs = new BlobStore(root.resolve("blobs"), tmpDir);
         this.refs = new RefStore(root.resolve("refs"), tmpDir);
         this.locks = StoreLocks.forLockDirectory(lockDir.toRealPath());
-        this.registry = new RegistryClient(config.plainHttpRegistries(), config.requestTimeout());
+        this.registry = new RegistryClient(config.plainHttpRegistries(), config.registryMirrors(), config.requestTimeout());
         this.unpacker = new LayerUnpacker(config.unpackPolicy());
         this.erofs = new ErofsBuilder(config.mkfsErofs());
     }

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.Arrays;
@@ -271,6 +272,77 @@ class ImageStoreIT {
 
             assertEquals(appAmd64.digest(), image.manifestDigest());
             assertEquals(1, proxy.tokenRequests(), "one token, cached for the whole pull");
+        }
+    }
+
+    @Test
+    void pull_throughMirror_neverAsksTheRegistry(@TempDir Path root) throws Exception {
+        try (RegistryProxy mirror = new RegistryProxy(registry.address())) {
+            // The image names a registry nobody listens on: only the mirror can have served it.
+            String unreachable = "127.0.0.1:" + closedPort();
+            ImageStore store = ImageStore.open(StoreConfig.defaults(root).withPlainHttpRegistries(Set.of(unreachable))
+                    .withRegistryMirrors(Map.of(unreachable, List.of(URI.create("http://" + mirror.address() + "/")))));
+
+            Image image = store.pull(ImageReference.parse(unreachable + "/test/app:1"), null);
+
+            assertEquals(appAmd64.digest(), image.manifestDigest());
+            assertEquals(1, mirror.blobFetches(base.digest().toString()));
+            assertEquals(1, mirror.blobFetches(app.digest().toString()));
+        }
+    }
+
+    @Test
+    void pull_mirrorsDownRefusingOrLackingABlob_areSkippedForTheRegistry(@TempDir Path root) throws Exception {
+        try (RegistryProxy origin = new RegistryProxy(registry.address());
+             RegistryProxy locked = new RegistryProxy(registry.address());
+             RegistryProxy partial = new RegistryProxy(registry.address())) {
+            // The pull's credentials would open the locked mirror: it must never see them (they are the registry's).
+            locked.requireToken("alice", "wonderland");
+            partial.hideBlob(app.digest().hex());
+            List<URI> mirrors = List.of(URI.create("http://127.0.0.1:" + closedPort()),
+                    URI.create("http://" + locked.address()), URI.create("http://" + partial.address()));
+            ImageStore store = ImageStore.open(StoreConfig.defaults(root).withPlainHttpRegistries(Set.of(origin.address()))
+                    .withRegistryMirrors(Map.of(origin.address(), mirrors)));
+
+            Image image = store.pull(ImageReference.parse(origin.address() + "/test/app:1"),
+                    new RegistryCredentials("alice", "wonderland"));
+
+            assertEquals(appAmd64.digest(), image.manifestDigest());
+            assertEquals(0, locked.blobsServed(base.digest().toString()) + locked.blobsServed(app.digest().toString()),
+                    "the locked mirror served nothing: the registry's credentials were not sent to it");
+            assertEquals(1, partial.blobsServed(base.digest().toString()), "the base layer came from the mirror");
+            assertEquals(0, partial.blobsServed(app.digest().toString()));
+            assertEquals(0, origin.blobFetches(base.digest().toString()));
+            assertEquals(1, origin.blobsServed(app.digest().toString()), "the layer the mirror lacks came from the registry");
+            assertTrue(Files.isRegularFile(root.resolve("blobs/sha256").resolve(app.digest().hex())));
+        }
+    }
+
+    @Test
+    void pull_unknownImage_withMirrors_namesTheMirrorsPassedOver(@TempDir Path root) throws Exception {
+        try (RegistryProxy mirror = new RegistryProxy(registry.address())) {
+            ImageStore store = ImageStore.open(StoreConfig.defaults(root).withPlainHttpRegistries(Set.of(registry.address()))
+                    .withRegistryMirrors(Map.of(registry.address(), List.of(URI.create("http://" + mirror.address())))));
+
+            ImageNotFoundException notFound = assertThrows(ImageNotFoundException.class,
+                    () -> store.pull(ref("nonexistent:1"), null));
+            assertTrue(notFound.getMessage().contains("was not found in registry " + registry.address()), notFound.getMessage());
+            assertTrue(notFound.getMessage().contains("mirrors passed over: http://" + mirror.address() + " answered HTTP 404"),
+                    notFound.getMessage());
+            assertTrue(store.list().isEmpty());
+        }
+    }
+
+    @Test
+    void storeConfig_mirrorThatIsNotABaseUrl_isRefused() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> StoreConfig.defaults(Path.of("x"))
+                .withRegistryMirrors(Map.of("docker.io", List.of(URI.create("ftp://mirror.example/")))));
+        assertTrue(refused.getMessage().contains("mirror 'ftp://mirror.example/' of registry docker.io"), refused.getMessage());
+    }
+
+    private static int closedPort() throws IOException {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            return socket.getLocalPort();
         }
     }
 

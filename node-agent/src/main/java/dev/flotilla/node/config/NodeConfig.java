@@ -5,6 +5,7 @@ import io.smallrye.config.WithDefault;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Every {@code flotilla.node.*} setting of the agent, with its default. node-agent/README.md lists them. */
@@ -85,6 +86,14 @@ public interface NodeConfig {
 
         /** Registries spoken to over plain HTTP (host:port, comma-separated), e.g. a registry on loopback. */
         Optional<List<String>> insecureRegistries();
+
+        /**
+         * Pull-through mirrors per registry host, tried in order before the registry itself (air-gapped clusters):
+         * {@code flotilla.node.containers.mirrors."docker.io"=https://mirror.internal,http://10.0.0.5:5000}. The
+         * key is the registry as written in image references ({@code docker.io} for Docker Hub); each value is a
+         * comma-separated list of http:// or https:// base URLs. Pull credentials are never sent to a mirror.
+         */
+        Map<String, String> mirrors();
 
         /** How long the guest agent may take to answer after the guest signalled boot. */
         @WithDefault("60s")

@@ -11,15 +11,21 @@ import dev.flotilla.node.config.NodeConfig;
 import dev.flotilla.node.sandbox.SandboxRecord.NetAttachment;
 import dev.flotilla.node.sandbox.SandboxSpec;
 import dev.flotilla.vmm.MicroVm;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -41,6 +47,39 @@ public class ImageContainerRuntime implements ContainerRuntime {
     private volatile ContainerImages images;
     private final Map<String, ContainerSandbox> running = new ConcurrentHashMap<>();
 
+    /** Registry settings are checked at start-up, not at the first pull (the store opens on first use). */
+    void checkRegistrySettings(@Observes StartupEvent event) {
+        mirrors(config.containers().mirrors());
+    }
+
+    /**
+     * {@code flotilla.node.containers.mirrors} as the image store takes it: registry host to mirror URLs in order.
+     * A value that is not a list of http(s) base URLs stops the agent at start-up with the key in the message.
+     */
+    static Map<String, List<URI>> mirrors(Map<String, String> configured) {
+        Map<String, List<URI>> mirrors = new TreeMap<>();
+        configured.forEach((host, value) -> {
+            List<URI> urls = new ArrayList<>();
+            for (String part : value.split(",")) {
+                if (part.isBlank()) {
+                    continue;
+                }
+                try {
+                    urls.add(new URI(part.strip()));
+                } catch (URISyntaxException e) {
+                    throw new IllegalArgumentException("flotilla.node.containers.mirrors.\"" + host + "\": '" + part.strip()
+                            + "' is not a URL (" + e.getReason() + ")");
+                }
+            }
+            mirrors.put(host, urls);
+        });
+        try {
+            return StoreConfig.defaults(Path.of(".")).withRegistryMirrors(mirrors).registryMirrors();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("flotilla.node.containers.mirrors: " + e.getMessage(), e);
+        }
+    }
+
     /** The node's image store with its root filesystems (opened on first use); the CRI image service uses it too. */
     public ContainerImages images() {
         ContainerImages i = images;
@@ -49,7 +88,8 @@ public class ImageContainerRuntime implements ContainerRuntime {
                 if (images == null) {
                     Path dir = Path.of(config.containers().imageStoreDir().orElse(config.stateDir() + "/images"));
                     StoreConfig store = StoreConfig.defaults(dir)
-                            .withPlainHttpRegistries(Set.copyOf(config.containers().insecureRegistries().orElse(List.of())));
+                            .withPlainHttpRegistries(Set.copyOf(config.containers().insecureRegistries().orElse(List.of())))
+                            .withRegistryMirrors(mirrors(config.containers().mirrors()));
                     images = new ContainerImages(ImageStore.open(store));
                 }
                 i = images;

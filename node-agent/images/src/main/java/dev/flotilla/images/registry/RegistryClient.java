@@ -20,7 +20,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -35,6 +37,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * never sent to another host (blob storage behind a redirect); credentials never travel over plain
  * HTTP to a host not configured as plain-HTTP. This client returns bytes and streams; verifying
  * them against digests is the store's job, which owns the bytes afterwards.
+ *
+ * <p>Mirrors: a registry host may have pull-through mirrors, tried in order before the registry
+ * itself. A mirror that cannot be reached, refuses, errs or lacks the manifest or blob is passed
+ * over for the next; only the registry's own answer is final, and its failure names the mirrors
+ * passed over. Credentials are never sent to a mirror (they belong to the registry): mirrors are
+ * read anonymously. What a mirror serves is verified by digest like the registry's.
  */
 public final class RegistryClient {
     private static final int MAX_REDIRECTS = 5;
@@ -47,6 +55,7 @@ public final class RegistryClient {
 
     private final HttpClient http;
     private final Set<String> plainHttpRegistries;
+    private final Map<String, List<URI>> mirrors;
     private final Duration requestTimeout;
     private final Map<String, CachedAuthorization> authorizations = new ConcurrentHashMap<>();
 
@@ -61,14 +70,20 @@ public final class RegistryClient {
     private record CachedAuthorization(String header, Instant expires) {
     }
 
+    /** One place to read from: a mirror's base URL, or the registry itself. */
+    private record Endpoint(String baseUrl, boolean mirror) {
+    }
+
     /**
      * @param plainHttpRegistries registry hosts (as in references, {@code host:port}) reached over
      *                            plain HTTP instead of HTTPS
+     * @param mirrors             per registry host, base URLs of mirrors tried in order first
      * @param requestTimeout      how long to wait for a response's headers, and for the next
      *                            bytes of a blob download before giving it up as stalled
      */
-    public RegistryClient(Set<String> plainHttpRegistries, Duration requestTimeout) {
+    public RegistryClient(Set<String> plainHttpRegistries, Map<String, List<URI>> mirrors, Duration requestTimeout) {
         this.plainHttpRegistries = Set.copyOf(plainHttpRegistries);
+        this.mirrors = Map.copyOf(mirrors);
         this.requestTimeout = requestTimeout;
         this.http = HttpClient.newBuilder()
                 .followRedirects(HttpClient.Redirect.NEVER)
@@ -83,28 +98,37 @@ public final class RegistryClient {
      */
     public FetchedManifest manifest(ImageReference image, String reference, RegistryCredentials credentials, long maxBytes) {
         String what = "manifest " + image.name() + (reference.contains(":") ? "@" : ":") + reference;
-        HttpResponse<InputStream> response = get(image, "/manifests/" + reference, MediaTypes.ACCEPT_MANIFESTS, credentials, what);
-        int status = response.statusCode();
-        if (status == 404) {
-            String detail = errorDetail(response);
-            throw new ImageNotFoundException("image " + image.name() + (reference.contains(":") ? "@" : ":") + reference
-                    + " was not found in registry " + image.registry() + detail);
-        }
-        if (status != 200) {
-            throw failure(what, response);
-        }
-        byte[] body = readLimited(response.body(), maxBytes, what);
-        String contentType = response.headers().firstValue("Content-Type").map(RegistryClient::stripParameters).orElse(null);
-        Digest headerDigest = null;
-        String header = response.headers().firstValue("Docker-Content-Digest").orElse(null);
-        if (header != null) {
-            try {
-                headerDigest = Digest.parse(header.strip());
-            } catch (IllegalArgumentException e) {
-                throw new IntegrityException(what + " came with a malformed Docker-Content-Digest header: " + e.getMessage());
+        List<String> passedOver = new ArrayList<>(0);
+        for (Endpoint endpoint : endpoints(image.registry())) {
+            HttpResponse<InputStream> response = getFrom(endpoint, image, "/manifests/" + reference, MediaTypes.ACCEPT_MANIFESTS,
+                    credentials, what, passedOver);
+            if (response == null) {
+                continue;
             }
+            int status = response.statusCode();
+            if (status == 404) {
+                String detail = errorDetail(response);
+                throw new ImageNotFoundException("image " + image.name() + (reference.contains(":") ? "@" : ":") + reference
+                        + " was not found in registry " + image.registry() + detail + mirrorNote(passedOver));
+            }
+            if (status != 200) {
+                throw failure(what, response, passedOver);
+            }
+            byte[] body = readLimited(response.body(), maxBytes, what);
+            String contentType = response.headers().firstValue("Content-Type").map(RegistryClient::stripParameters).orElse(null);
+            Digest headerDigest = null;
+            String header = response.headers().firstValue("Docker-Content-Digest").orElse(null);
+            if (header != null) {
+                try {
+                    headerDigest = Digest.parse(header.strip());
+                } catch (IllegalArgumentException e) {
+                    throw new IntegrityException(what + " came with a malformed Docker-Content-Digest header"
+                            + (endpoint.mirror() ? " from mirror " + endpoint.baseUrl() : "") + ": " + e.getMessage());
+                }
+            }
+            return new FetchedManifest(body, contentType, headerDigest);
         }
-        return new FetchedManifest(body, contentType, headerDigest);
+        throw new IllegalStateException("no endpoint for registry " + image.registry());
     }
 
     /**
@@ -114,20 +138,77 @@ public final class RegistryClient {
      */
     public BlobDownload blob(ImageReference image, Digest digest, RegistryCredentials credentials) {
         String what = "blob " + digest + " of " + image.name();
-        HttpResponse<InputStream> response = get(image, "/blobs/" + digest, "*/*", credentials, what);
-        if (response.statusCode() == 404) {
-            throw new RegistryException(what + " is missing from registry " + image.registry() + errorDetail(response), 404);
+        List<String> passedOver = new ArrayList<>(0);
+        for (Endpoint endpoint : endpoints(image.registry())) {
+            HttpResponse<InputStream> response = getFrom(endpoint, image, "/blobs/" + digest, "*/*", credentials, what, passedOver);
+            if (response == null) {
+                continue;
+            }
+            if (response.statusCode() == 404) {
+                throw new RegistryException(what + " is missing from registry " + image.registry() + errorDetail(response)
+                        + mirrorNote(passedOver), 404);
+            }
+            if (response.statusCode() != 200) {
+                throw failure(what, response, passedOver);
+            }
+            return new BlobDownload(new StallGuardInputStream(response.body(), requestTimeout, what),
+                    response.headers().firstValueAsLong("Content-Length").orElse(-1));
         }
-        if (response.statusCode() != 200) {
-            throw failure(what, response);
-        }
-        return new BlobDownload(new StallGuardInputStream(response.body(), requestTimeout, what),
-                response.headers().firstValueAsLong("Content-Length").orElse(-1));
+        throw new IllegalStateException("no endpoint for registry " + image.registry());
     }
 
-    private HttpResponse<InputStream> get(ImageReference image, String path, String accept, RegistryCredentials credentials, String what) {
-        URI uri = URI.create(baseUrl(image.registry()) + "/v2/" + image.repository() + path);
-        String cacheKey = image.registry() + "/" + image.repository() + "|" + (credentials == null ? "" : credentials.username());
+    /** The registry's mirrors in order, then the registry itself (the last word). */
+    private List<Endpoint> endpoints(String registry) {
+        List<URI> configured = mirrors.getOrDefault(registry, List.of());
+        List<Endpoint> endpoints = new ArrayList<>(configured.size() + 1);
+        for (URI mirror : configured) {
+            endpoints.add(new Endpoint(strip(mirror.toString()), true));
+        }
+        endpoints.add(new Endpoint(baseUrl(registry), false));
+        return endpoints;
+    }
+
+    /**
+     * The response of one endpoint. A mirror's failure or refusal (anything but 200) is noted in {@code passedOver}
+     * and answered with null, so the caller moves on; the registry's own response or failure is returned or thrown,
+     * naming the mirrors passed over.
+     */
+    private HttpResponse<InputStream> getFrom(Endpoint endpoint, ImageReference image, String path, String accept,
+                                              RegistryCredentials credentials, String what, List<String> passedOver) {
+        if (!endpoint.mirror()) {
+            try {
+                return get(endpoint, image, path, accept, credentials, what);
+            } catch (RegistryException e) {
+                if (passedOver.isEmpty()) {
+                    throw e;
+                }
+                throw new RegistryException(e.getMessage() + mirrorNote(passedOver), e.status());
+            }
+        }
+        try {
+            HttpResponse<InputStream> response = get(endpoint, image, path, accept, null, what);
+            if (response.statusCode() == 200) {
+                return response;
+            }
+            passedOver.add(endpoint.baseUrl() + " answered HTTP " + response.statusCode() + errorDetail(response));
+        } catch (RegistryException e) {
+            passedOver.add(endpoint.baseUrl() + ": " + e.getMessage());
+        }
+        return null;
+    }
+
+    private static String mirrorNote(List<String> passedOver) {
+        return passedOver.isEmpty() ? "" : " (mirrors passed over: " + String.join("; ", passedOver) + ")";
+    }
+
+    private static String strip(String url) {
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    private HttpResponse<InputStream> get(Endpoint endpoint, ImageReference image, String path, String accept,
+                                          RegistryCredentials credentials, String what) {
+        URI uri = URI.create(endpoint.baseUrl() + "/v2/" + image.repository() + path);
+        String cacheKey = endpoint.baseUrl() + "/" + image.repository() + "|" + (credentials == null ? "" : credentials.username());
         CachedAuthorization cached = authorizations.get(cacheKey);
         String authorization = cached != null && cached.expires().isAfter(Instant.now()) ? cached.header() : null;
         HttpResponse<InputStream> response = send(uri, accept, authorization, what);
@@ -142,26 +223,27 @@ public final class RegistryClient {
         } catch (IllegalArgumentException e) {
             throw new RegistryException(what + ": " + e.getMessage(), 401);
         }
-        CachedAuthorization fresh = authorize(challenge, image, credentials, what);
+        CachedAuthorization fresh = authorize(challenge, endpoint, image, credentials, what);
         authorizations.put(cacheKey, fresh);
         response = send(uri, accept, fresh.header(), what);
         if (response.statusCode() == 401 || response.statusCode() == 403) {
             discard(response);
-            throw new RegistryException("registry " + image.registry() + " refused "
-                    + (credentials == null ? "anonymous access" : "the credentials of '" + credentials.username() + "'")
+            throw new RegistryException((endpoint.mirror() ? "mirror " + endpoint.baseUrl() : "registry " + image.registry())
+                    + " refused " + (credentials == null ? "anonymous access" : "the credentials of '" + credentials.username() + "'")
                     + " to " + image.name() + " (HTTP " + response.statusCode() + ") while fetching " + what, response.statusCode());
         }
         return response;
     }
 
-    private CachedAuthorization authorize(AuthChallenge challenge, ImageReference image, RegistryCredentials credentials, String what) {
+    private CachedAuthorization authorize(AuthChallenge challenge, Endpoint endpoint, ImageReference image,
+                                          RegistryCredentials credentials, String what) {
         switch (challenge.scheme()) {
             case "basic" -> {
                 if (credentials == null) {
                     throw new RegistryException("registry " + image.registry() + " requires a user name and password (HTTP Basic) for "
                             + image.name() + "; none were given", 401);
                 }
-                requireSafeForCredentials(URI.create(baseUrl(image.registry())), image.registry());
+                requireSafeForCredentials(URI.create(endpoint.baseUrl()), image.registry());
                 return new CachedAuthorization(basic(credentials), Instant.MAX);
             }
             case "bearer" -> {
@@ -304,9 +386,9 @@ public final class RegistryClient {
         return (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).strip();
     }
 
-    private static RegistryException failure(String what, HttpResponse<InputStream> response) {
-        return new RegistryException("registry answered HTTP " + response.statusCode() + " for " + what + errorDetail(response),
-                response.statusCode());
+    private static RegistryException failure(String what, HttpResponse<InputStream> response, List<String> passedOver) {
+        return new RegistryException("registry answered HTTP " + response.statusCode() + " for " + what + errorDetail(response)
+                + mirrorNote(passedOver), response.statusCode());
     }
 
     /** The registry's error codes and messages, as {@code " (CODE: message)"}, or empty. */

@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A loopback HTTP proxy in front of {@link LocalRegistry} that lets a test see and bend the
  * traffic: it counts requests per path, can demand bearer tokens from its own token endpoint
  * (Docker's token auth flow), can delay blob responses (to make concurrent pulls overlap) and can
- * cut a blob download off halfway (an interrupted pull).
+ * cut a blob download off halfway (an interrupted pull) or answer 404 for a blob (a mirror lacking it).
  */
 public final class RegistryProxy implements AutoCloseable {
     private static final String TOKEN = "test-token-" + System.nanoTime();
@@ -31,12 +31,14 @@ public final class RegistryProxy implements AutoCloseable {
     private final String upstream;
     private final HttpClient http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
     private final Map<String, AtomicInteger> requests = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> served = new ConcurrentHashMap<>();
     private volatile String requiredUser;
     private volatile String requiredPassword;
     private volatile boolean tokenAuth;
     private volatile long blobDelayMillis;
     private volatile String cutBlobHex;
     private volatile String stallBlobHex;
+    private volatile String hiddenBlobHex;
 
     public RegistryProxy(String upstreamAddress) throws IOException {
         this.upstream = "http://" + upstreamAddress;
@@ -72,9 +74,20 @@ public final class RegistryProxy implements AutoCloseable {
         this.stallBlobHex = hex;
     }
 
+    /** Answer 404 BLOB_UNKNOWN for this blob, as a mirror that does not have it. */
+    public void hideBlob(String hex) {
+        this.hiddenBlobHex = hex;
+    }
+
     /** How many GETs reached {@code /v2/<repository>/blobs/<digest>} (any repository). */
     public int blobFetches(String digest) {
         return requests.entrySet().stream().filter(e -> e.getKey().endsWith("/blobs/" + digest))
+                .mapToInt(e -> e.getValue().get()).sum();
+    }
+
+    /** How many times this blob was sent whole or in part with status 200 (not refused, not hidden). */
+    public int blobsServed(String digest) {
+        return served.entrySet().stream().filter(e -> e.getKey().endsWith("/blobs/" + digest))
                 .mapToInt(e -> e.getValue().get()).sum();
     }
 
@@ -117,6 +130,14 @@ public final class RegistryProxy implements AutoCloseable {
                 return;
             }
             boolean blob = path.contains("/blobs/sha256:");
+            if (blob && hiddenBlobHex != null && path.endsWith(hiddenBlobHex)) {
+                byte[] error = "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\",\"message\":\"blob unknown to registry\"}]}"
+                        .getBytes(StandardCharsets.UTF_8);
+                exchange.getResponseHeaders().set("Content-Type", "application/json");
+                exchange.sendResponseHeaders(404, error.length);
+                exchange.getResponseBody().write(error);
+                return;
+            }
             if (blob && blobDelayMillis > 0) {
                 Thread.sleep(blobDelayMillis);
             }
@@ -130,6 +151,9 @@ public final class RegistryProxy implements AutoCloseable {
                 response.headers().firstValue(header).ifPresent(value -> exchange.getResponseHeaders().set(header, value));
             }
             byte[] body = response.body();
+            if (response.statusCode() == 200) {
+                served.computeIfAbsent(path, k -> new AtomicInteger()).incrementAndGet();
+            }
             exchange.sendResponseHeaders(response.statusCode(), body.length == 0 ? -1 : body.length);
             OutputStream out = exchange.getResponseBody();
             if (blob && cutBlobHex != null && path.endsWith(cutBlobHex)) {
