@@ -11,6 +11,7 @@
   ];
 
   var source = null;
+  var LIVE_PARTS = ["sandboxes", "nodes", "density", "boot"];
   var charts = {};
 
   function setConnection(text) {
@@ -27,10 +28,15 @@
       return;
     }
     source = new EventSource("/ui/events");
-    ["sandboxes", "nodes", "density", "boot"].forEach(function (name) {
+    LIVE_PARTS.forEach(function (name) {
       source.addEventListener(name, function () { refresh(name); });
     });
-    source.addEventListener("hello", function () { setConnection(""); });
+    // The stream tells of changes from when it connects: whatever changed between the page's rendering (or a lost
+    // connection) and this hello is caught up by fetching every live part once.
+    source.addEventListener("hello", function () {
+      setConnection("");
+      LIVE_PARTS.forEach(refresh);
+    });
     source.onerror = function () {
       setConnection("Live updates paused: the control plane cannot be reached. Retrying…");
       // A refused stream (e.g. the session ended: 401) is not retried by the browser itself.
