@@ -51,44 +51,79 @@ static int set_value(const char *id, const char *file, const char *value, struct
     return 0;
 }
 
-int cgroup_create(const char *id, const flotilla_agent_v1_Resources *r, struct agent_error *err)
+/* Checks every value first, so a refused update changes nothing. */
+static int check_resources(const flotilla_agent_v1_Resources *r, struct agent_error *err)
 {
-    char path[256], value[64];
-    path_of(path, sizeof(path), id, "");
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return fail_errno(err, "cannot create the cgroup %s", path);
-    if (r == NULL)
-        return 0;
-    if (r->memory_limit_bytes != 0) {
-        snprintf(value, sizeof(value), "%" PRIu64, r->memory_limit_bytes);
+    uint64_t period = r->cpu_period_us != 0 ? r->cpu_period_us : 100000;
+    if (r->cpu_quota_us != 0 && (period < 1000 || period > 1000000 || r->cpu_quota_us < 1000))
+        return fail(err, flotilla_agent_v1_ErrorCode_INVALID_ARGUMENT,
+                    "cpu quota %" PRIu64 " us per period %" PRIu64 " us is out of range (period 1000..1000000, quota >= 1000)",
+                    r->cpu_quota_us, period);
+    if (r->cpu_weight > 10000)
+        return fail(err, flotilla_agent_v1_ErrorCode_INVALID_ARGUMENT, "cpu weight %u is out of range 1..10000", r->cpu_weight);
+    return 0;
+}
+
+/*
+ * Writes the limits. At creation (reset 0) a zero field is left at the kernel's default; on update (reset 1) it is
+ * written back to that default, since an update states the whole set.
+ */
+static int apply_resources(const char *id, const flotilla_agent_v1_Resources *r, int reset, struct agent_error *err)
+{
+    char value[64];
+    uint64_t period = r->cpu_period_us != 0 ? r->cpu_period_us : 100000;
+    if (r->memory_limit_bytes != 0 || reset) {
+        if (r->memory_limit_bytes != 0)
+            snprintf(value, sizeof(value), "%" PRIu64, r->memory_limit_bytes);
+        else
+            snprintf(value, sizeof(value), "max");
         if (set_value(id, "memory.max", value, err) != 0)
             return -1;
         /* No swap in a microVM, but say so: the limit is the whole budget. */
         set_value(id, "memory.swap.max", "0", NULL);
     }
-    if (r->cpu_quota_us != 0) {
-        uint64_t period = r->cpu_period_us != 0 ? r->cpu_period_us : 100000;
-        if (period < 1000 || period > 1000000 || r->cpu_quota_us < 1000)
-            return fail(err, flotilla_agent_v1_ErrorCode_INVALID_ARGUMENT,
-                        "cpu quota %" PRIu64 " us per period %" PRIu64 " us is out of range (period 1000..1000000, quota >= 1000)",
-                        r->cpu_quota_us, period);
-        snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu64, r->cpu_quota_us, period);
+    if (r->cpu_quota_us != 0 || reset) {
+        if (r->cpu_quota_us != 0)
+            snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu64, r->cpu_quota_us, period);
+        else
+            snprintf(value, sizeof(value), "max %" PRIu64, period);
         if (set_value(id, "cpu.max", value, err) != 0)
             return -1;
     }
-    if (r->cpu_weight != 0) {
-        if (r->cpu_weight > 10000)
-            return fail(err, flotilla_agent_v1_ErrorCode_INVALID_ARGUMENT, "cpu weight %u is out of range 1..10000", r->cpu_weight);
-        snprintf(value, sizeof(value), "%u", r->cpu_weight);
+    if (r->cpu_weight != 0 || reset) {
+        snprintf(value, sizeof(value), "%u", r->cpu_weight != 0 ? r->cpu_weight : 100);
         if (set_value(id, "cpu.weight", value, err) != 0)
             return -1;
     }
-    if (r->pids_limit != 0) {
-        snprintf(value, sizeof(value), "%u", r->pids_limit);
+    if (r->pids_limit != 0 || reset) {
+        if (r->pids_limit != 0)
+            snprintf(value, sizeof(value), "%u", r->pids_limit);
+        else
+            snprintf(value, sizeof(value), "max");
         if (set_value(id, "pids.max", value, err) != 0)
             return -1;
     }
     return 0;
+}
+
+int cgroup_create(const char *id, const flotilla_agent_v1_Resources *r, struct agent_error *err)
+{
+    char path[256];
+    path_of(path, sizeof(path), id, "");
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return fail_errno(err, "cannot create the cgroup %s", path);
+    if (r == NULL)
+        return 0;
+    if (check_resources(r, err) != 0)
+        return -1;
+    return apply_resources(id, r, 0, err);
+}
+
+int cgroup_update(const char *id, const flotilla_agent_v1_Resources *r, struct agent_error *err)
+{
+    if (check_resources(r, err) != 0)
+        return -1;
+    return apply_resources(id, r, 1, err);
 }
 
 int cgroup_enter(const char *id)

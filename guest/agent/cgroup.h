@@ -10,6 +10,8 @@
 int cgroup_setup(void);
 /* Creates CGROUP_ROOT/<id> and applies the limits. 0 or -1 with err. */
 int cgroup_create(const char *id, const flotilla_agent_v1_Resources *resources, struct agent_error *err);
+/* Sets the cgroup of an existing container to these resources; zero fields reset to no limit / the default. */
+int cgroup_update(const char *id, const flotilla_agent_v1_Resources *resources, struct agent_error *err);
 /* Moves the calling process into the container's cgroup (used by the child before exec). */
 int cgroup_enter(const char *id);
 /* Kills what is left (cgroup.kill) and removes the cgroup; best effort. */

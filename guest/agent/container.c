@@ -924,6 +924,13 @@ int container_stats(const char *id, flotilla_agent_v1_Stats *stats, struct agent
     return cgroup_stats(id, stats, err);
 }
 
+int container_update(const char *id, const flotilla_agent_v1_Resources *resources, struct agent_error *err)
+{
+    if (find_container(id) < 0)
+        return fail(err, flotilla_agent_v1_ErrorCode_NOT_FOUND, "no container '%s'", id);
+    return cgroup_update(id, resources, err);
+}
+
 int container_delete(const char *id, struct agent_error *err)
 {
     int c = find_container(id);

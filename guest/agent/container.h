@@ -31,6 +31,8 @@ int process_close_stdin(const ProcessRef *ref, struct agent_error *err);
 int process_resize_tty(const ProcessRef *ref, uint32_t rows, uint32_t cols, struct agent_error *err);
 int container_stats(const char *id, flotilla_agent_v1_Stats *stats, struct agent_error *err);
 int container_delete(const char *id, struct agent_error *err);
+/* New cgroup limits for a container (any state but deleted). */
+int container_update(const char *id, const flotilla_agent_v1_Resources *resources, struct agent_error *err);
 
 /* Loop callbacks. */
 void processes_reap(void);

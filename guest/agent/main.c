@@ -213,6 +213,12 @@ static int serve(struct connection *c)
         case flotilla_agent_v1_HostMessage_delete_container_tag:
             rc = container_delete(request.request.delete_container.container_id, &err);
             break;
+        case flotilla_agent_v1_HostMessage_update_resources_tag: {
+            flotilla_agent_v1_Resources none = flotilla_agent_v1_Resources_init_zero;
+            const flotilla_agent_v1_UpdateResources *update = &request.request.update_resources;
+            rc = container_update(update->container_id, update->has_resources ? &update->resources : &none, &err);
+            break;
+        }
         case flotilla_agent_v1_HostMessage_shutdown_tag:
             shutdown_after = 1;
             break;

@@ -11,6 +11,7 @@ import dev.flotilla.agent.protocol.ExitStatus;
 import dev.flotilla.agent.protocol.Interface;
 import dev.flotilla.agent.protocol.Namespaces;
 import dev.flotilla.agent.protocol.Process;
+import dev.flotilla.agent.protocol.Resources;
 import dev.flotilla.agent.protocol.Root;
 import dev.flotilla.agent.protocol.Stats;
 import dev.flotilla.images.ImageConfig;
@@ -180,6 +181,12 @@ public final class ContainerSandbox implements AutoCloseable {
      * and exit too, besides the container's own {@link ContainerLog} (e.g. a CRI log file writer).
      */
     public Container create(String containerId, Process process, ProcessListener output) throws InterruptedException {
+        return create(containerId, process, Resources.getDefaultInstance(), output);
+    }
+
+    /** A container with cgroup limits inside the guest (zero fields: none). */
+    public Container create(String containerId, Process process, Resources resources, ProcessListener output)
+            throws InterruptedException {
         checkId(containerId, "container");
         Container c = new Container(containerId, process);
         if (containers.putIfAbsent(containerId, c) != null) {
@@ -190,6 +197,7 @@ public final class ContainerSandbox implements AutoCloseable {
                 .setNamespaces(Namespaces.newBuilder().setPid(true).setUts(true).setIpc(true))
                 // Like the containers of a pod, every container answers to the sandbox's host name.
                 .setHostname(hostname)
+                .setResources(resources)
                 .build();
         c.log.exit().whenComplete((status, failure) -> {
             if (status != null) {
@@ -271,6 +279,16 @@ public final class ContainerSandbox implements AutoCloseable {
             throw failure("delete container " + containerId, e);
         } finally {
             containers.remove(containerId);
+        }
+    }
+
+    /** New cgroup limits for a container, as a whole (zero fields: no limit, the default weight). */
+    public void updateResources(String containerId, Resources resources) throws InterruptedException {
+        container(containerId);
+        try {
+            agent.updateResources(containerId, resources);
+        } catch (AgentException e) {
+            throw failure("update the resources of container " + containerId, e);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.flotilla.node.cri;
 import dev.flotilla.agent.client.AgentException;
 import dev.flotilla.agent.client.ProcessListener;
 import dev.flotilla.agent.protocol.ExitStatus;
+import dev.flotilla.agent.protocol.Resources;
 import dev.flotilla.agent.protocol.Stats;
 import dev.flotilla.agent.protocol.Stream;
 import dev.flotilla.containers.ContainerException;
@@ -27,6 +28,7 @@ import dev.flotilla.cri.v1.CpuUsage;
 import dev.flotilla.cri.v1.CreateContainerRequest;
 import dev.flotilla.cri.v1.ExecSyncResponse;
 import dev.flotilla.cri.v1.ImageSpec;
+import dev.flotilla.cri.v1.ContainerResources;
 import dev.flotilla.cri.v1.LinuxContainerResources;
 import dev.flotilla.cri.v1.LinuxPodSandboxStats;
 import dev.flotilla.cri.v1.LinuxPodSandboxStatus;
@@ -382,9 +384,12 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
         volatile String message = "";
         volatile CriLogWriter log;
         private volatile boolean logFailed;
+        /** The limits in force in the guest: from CreateContainer, then each UpdateContainerResources. */
+        volatile LinuxContainerResources resources;
 
         Ctr(String id, String podId, ContainerConfig config, String imageId, Optional<Path> logPath) {
             this.id = id;
+            this.resources = config.getLinux().getResources();
             this.podId = podId;
             this.agentId = id.substring(0, 32);
             this.config = config;
@@ -456,6 +461,7 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
                     .setImage(ImageSpec.newBuilder().setImage(imageId)).setImageRef(imageId).setImageId(imageId)
                     .putAllLabels(config.getLabelsMap()).putAllAnnotations(config.getAnnotationsMap())
                     .addAllMounts(config.getMountsList())
+                    .setResources(ContainerResources.newBuilder().setLinux(resources))
                     .setLogPath(logPath.map(Path::toString).orElse(""));
             if (ended.isDone()) {
                 b.setFinishedAt(finishedAt).setExitCode(exitCode).setReason(reason).setMessage(message);
@@ -507,6 +513,7 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
                 throw CriErrors.from(e);
             }
         }
+        Resources limits = guestResources(cfg.getLinux().getResources(), pod, cfg.getMetadata().getName());
         Ctr c = new Ctr(containerId, pod.id, cfg, chosen.configDigest().toString(), logPath);
         List<String> env = cfg.getEnvsList().stream().map(kv -> kv.getKey() + "=" + kv.getValue()).toList();
         try {
@@ -514,7 +521,7 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
                     env, cfg.getWorkingDir());
             c.sandbox = sandbox;
             containers.put(containerId, c);
-            sandbox.create(c.agentId, process, c);
+            sandbox.create(c.agentId, process, limits, c);
         } catch (ContainerException e) {
             containers.remove(containerId);
             if (e.getMessage().contains("nothing to run") || e.getMessage().contains("User")) {
@@ -632,9 +639,58 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
 
     @Override
     public void updateContainerResources(UpdateContainerResourcesRequest request) {
-        container(request.getContainerId());
-        throw CriException.unimplemented("changing a container's resources is not supported by Flotilla yet; the "
-                + "container keeps the resources of its pod's microVM");
+        Ctr c = container(request.getContainerId());
+        Pod pod = pods.get(c.podId);
+        if (c.ended.isDone()) {
+            throw CriException.failedPrecondition("container " + c.id + " has exited; only a created or running "
+                    + "container's resources can change");
+        }
+        LinuxContainerResources wanted = request.getLinux();
+        Resources limits = guestResources(wanted, pod, c.config.getMetadata().getName());
+        try {
+            c.sandbox.updateResources(c.agentId, limits);
+        } catch (ContainerException e) {
+            throw CriErrors.from(e);
+        } catch (InterruptedException e) {
+            throw CriErrors.interrupted("updating the resources of container " + c.id);
+        }
+        c.resources = wanted;
+    }
+
+    /**
+     * A container's CRI limits as the guest agent applies them to its cgroup inside the microVM: memory.max,
+     * cpu.max (quota per period) and cpu.weight from cpu_shares (the cgroup v1 to v2 mapping runc uses). The pod's
+     * microVM bounds everything anyway; a memory limit above it could never be met, so it is refused rather than
+     * promised. The cpuset, hugepage, swap and unified fields are not applied.
+     */
+    static Resources guestResources(LinuxContainerResources r, Pod pod, String container) {
+        if (r.getMemoryLimitInBytes() < 0 || r.getCpuQuota() < -1 || r.getCpuPeriod() < 0 || r.getCpuShares() < 0) {
+            throw CriException.invalidArgument("container " + container + ": negative resource values (memory "
+                    + r.getMemoryLimitInBytes() + ", cpu quota " + r.getCpuQuota() + ", period " + r.getCpuPeriod()
+                    + ", shares " + r.getCpuShares() + ")");
+        }
+        Resources.Builder b = Resources.newBuilder();
+        if (r.getMemoryLimitInBytes() > 0) {
+            if (pod != null && r.getMemoryLimitInBytes() > pod.memoryMiB * MIB) {
+                throw CriException.failedPrecondition("container " + container + ": a memory limit of "
+                        + r.getMemoryLimitInBytes() / MIB + " MiB does not fit the pod's microVM of " + pod.memoryMiB
+                        + " MiB (Flotilla cannot grow a running microVM's memory)");
+            }
+            b.setMemoryLimitBytes(r.getMemoryLimitInBytes());
+        }
+        if (r.getCpuQuota() > 0) {
+            long period = r.getCpuPeriod() == 0 ? 100_000 : r.getCpuPeriod();
+            if (period < 1_000 || period > 1_000_000 || r.getCpuQuota() < 1_000) {
+                throw CriException.invalidArgument("container " + container + ": cpu quota " + r.getCpuQuota()
+                        + " us per period " + period + " us is out of range (period 1000..1000000 us, quota at least 1000 us)");
+            }
+            b.setCpuQuotaUs(r.getCpuQuota()).setCpuPeriodUs(period);
+        }
+        if (r.getCpuShares() > 0) {
+            long shares = Math.clamp(r.getCpuShares(), 2, 262_144);
+            b.setCpuWeight((int) (1 + ((shares - 2) * 9_999) / 262_142));
+        }
+        return b.build();
     }
 
     @Override

@@ -31,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The kubelet's sequence against the packaged node agent's CRI socket, with a Linux pod: pull from a loopback
  * registry, run a pod sandbox, create and start a container, its output in the kubelet's log file in the CRI
- * format, ExecSync output and exit code, removal of a running container, stop and removal of the pod. One pod, one
+ * format, ExecSync output and exit code, UpdateContainerResources (a memory limit that OOM-kills), removal of a
+ * running container, stop and removal of the pod. One pod, one
  * microVM: the lab is slow.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -180,6 +181,26 @@ class CriE2E {
         StatusRuntimeException twice = assertThrows(StatusRuntimeException.class, () -> rt().startContainer(
                 StartContainerRequest.newBuilder().setContainerId(sleeper).build()));
         assertEquals(Status.Code.FAILED_PRECONDITION, twice.getStatus().getCode());
+        // Limits inside the microVM: a shell holding 32 MiB in a variable runs without a limit, and is OOM-killed
+        // (128 + 9) once UpdateContainerResources sets the container's memory.max to 16 MiB.
+        List<String> hold = List.of("sh", "-c", "x=$(head -c 33554432 /dev/zero | tr '\\0' a); echo ${#x}");
+        ExecSyncResponse unlimited = rt().execSync(ExecSyncRequest.newBuilder().setContainerId(sleeper).setTimeout(60)
+                .addAllCmd(hold).build());
+        assertEquals("33554432\n", unlimited.getStdout().toStringUtf8(), unlimited.getStderr().toStringUtf8());
+        rt().updateContainerResources(UpdateContainerResourcesRequest.newBuilder().setContainerId(sleeper)
+                .setLinux(LinuxContainerResources.newBuilder().setMemoryLimitInBytes(16L << 20)
+                        .setCpuQuota(50_000).setCpuPeriod(100_000)).build());
+        assertEquals(16L << 20, rt().containerStatus(ContainerStatusRequest.newBuilder().setContainerId(sleeper)
+                .build()).getStatus().getResources().getLinux().getMemoryLimitInBytes());
+        ExecSyncResponse limited = rt().execSync(ExecSyncRequest.newBuilder().setContainerId(sleeper).setTimeout(60)
+                .addAllCmd(hold).build());
+        assertEquals(137, limited.getExitCode(), "OOM-killed under 16 MiB; stdout " + limited.getStdout().toStringUtf8()
+                + " stderr " + limited.getStderr().toStringUtf8());
+        StatusRuntimeException tooBig = assertThrows(StatusRuntimeException.class, () -> rt().updateContainerResources(
+                UpdateContainerResourcesRequest.newBuilder().setContainerId(sleeper).setLinux(LinuxContainerResources
+                        .newBuilder().setMemoryLimitInBytes(64L << 30)).build()));
+        assertEquals(Status.Code.FAILED_PRECONDITION, tooBig.getStatus().getCode(), tooBig.getMessage());
+
         rt().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(sleeper).build());
         assertEquals(Status.Code.NOT_FOUND, assertThrows(StatusRuntimeException.class, () -> rt().containerStatus(
                 ContainerStatusRequest.newBuilder().setContainerId(sleeper).build())).getStatus().getCode());

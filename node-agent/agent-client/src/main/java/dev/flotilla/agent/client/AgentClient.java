@@ -12,6 +12,8 @@ import dev.flotilla.agent.protocol.ErrorCode;
 import dev.flotilla.agent.protocol.ExecProcess;
 import dev.flotilla.agent.protocol.ExitStatus;
 import dev.flotilla.agent.protocol.GetStats;
+import dev.flotilla.agent.protocol.Resources;
+import dev.flotilla.agent.protocol.UpdateResources;
 import dev.flotilla.agent.protocol.Hello;
 import dev.flotilla.agent.protocol.HelloReply;
 import dev.flotilla.agent.protocol.HostMessage;
@@ -273,6 +275,12 @@ public final class AgentClient implements AutoCloseable {
     public Stats stats(String containerId) throws AgentException, InterruptedException {
         return await(call(HostMessage.newBuilder().setGetStats(GetStats.newBuilder().setContainerId(containerId)),
                 "GetStats " + containerId, requestTimeout)).getStats();
+    }
+
+    /** Sets the container's cgroup limits as a whole: a zero field means no limit (or the default weight). */
+    public void updateResources(String containerId, Resources resources) throws AgentException, InterruptedException {
+        await(call(HostMessage.newBuilder().setUpdateResources(UpdateResources.newBuilder().setContainerId(containerId)
+                .setResources(resources)), "UpdateResources " + containerId, requestTimeout));
     }
 
     public void deleteContainer(String containerId) throws AgentException, InterruptedException {
