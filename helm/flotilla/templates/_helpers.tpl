@@ -102,9 +102,6 @@ given value, else a new random one. Call with (dict "root" $ "secret" NAME "key"
 {{/* Checks across values that a JSON schema cannot express clearly. */}}
 {{- define "flotilla.validate" -}}
 {{- $cp := .Values.controlPlane -}}
-{{- if and $cp.enabled $cp.microVmController.enabled (gt (int $cp.replicas) 1) -}}
-{{- fail (printf "controlPlane.replicas is %d but controlPlane.microVmController.enabled is true: the MicroVM controller has no leader election yet, so two replicas would race to create the same sandboxes. Use replicas: 1, or disable the controller." (int $cp.replicas)) -}}
-{{- end -}}
 {{- if and $cp.enabled (eq .Values.postgresql.mode "external") (not .Values.postgresql.external.existingSecret) (not .Values.postgresql.external.jdbcUrl) -}}
 {{- fail "postgresql.mode is external but neither postgresql.external.existingSecret nor postgresql.external.jdbcUrl is set: the control plane would have no database to connect to." -}}
 {{- end -}}

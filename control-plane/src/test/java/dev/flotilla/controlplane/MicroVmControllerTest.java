@@ -1,5 +1,10 @@
 package dev.flotilla.controlplane;
 
+import io.agroal.api.AgroalDataSource;
+import jakarta.inject.Inject;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+
 import dev.flotilla.contract.v1.NodeCapacity;
 import dev.flotilla.controlplane.kubernetes.MicroVmController;
 import dev.flotilla.controlplane.testing.Api;
@@ -26,6 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @WithKubernetesTestServer(crud = true)
 @TestProfile(MicroVmControllerTest.KubernetesMode.class)
 class MicroVmControllerTest {
+    @Inject
+    AgroalDataSource dataSource;
     private static final String NAMESPACE = "flotilla-test";
     private static final Duration WAIT = Duration.ofSeconds(20);
 
@@ -94,5 +101,24 @@ class MicroVmControllerTest {
         Api.eventually(WAIT, "the MicroVM is marked Invalid", () -> "Invalid".equals(status(client, "broken").get("phase")));
         String message = (String) status(client, "broken").get("message");
         org.junit.jupiter.api.Assertions.assertTrue(message.contains("image") && message.contains("vcpus"), message);
+    }
+
+    @Test
+    void whileAnotherReplicaHoldsThePassLock_thisOneLeavesMicroVmsAlone() throws Exception {
+        KubernetesClient client = server.getClient();
+        try (Connection otherReplica = dataSource.getConnection()) {
+            otherReplica.setAutoCommit(false);
+            try (PreparedStatement lock = otherReplica.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+                lock.setLong(1, MicroVmController.PASS_LOCK);
+                lock.execute();
+            }
+            client.genericKubernetesResources(MicroVmController.MICROVM).inNamespace(NAMESPACE)
+                    .resource(microVm("waits", Map.of("vcpus", 0))).create();
+            Thread.sleep(2_000); // several passes of 300 ms
+            org.junit.jupiter.api.Assertions.assertEquals(Map.of(), status(client, "waits"),
+                    "no pass ran while another replica held the lock");
+            otherReplica.rollback();
+        }
+        Api.eventually(WAIT, "the next pass, once the lock is free", () -> "Invalid".equals(status(client, "waits").get("phase")));
     }
 }

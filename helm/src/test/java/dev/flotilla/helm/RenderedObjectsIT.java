@@ -151,7 +151,7 @@ class RenderedObjectsIT {
         RuntimeClass runtimeClass = Manifests.one(render("defaults"), RuntimeClass.class);
         assertEquals("flotilla", runtimeClass.getMetadata().getName());
         assertEquals("flotilla", runtimeClass.getHandler());
-        assertEquals("64Mi", runtimeClass.getOverhead().getPodFixed().get("memory").toString());
+        assertEquals("32Mi", runtimeClass.getOverhead().getPodFixed().get("memory").toString());
         assertEquals(Map.of("flotilla.dev/runtime", "true"), runtimeClass.getScheduling().getNodeSelector());
         assertEquals("NoSchedule", runtimeClass.getScheduling().getTolerations().getFirst().getEffect());
     }

@@ -11,6 +11,7 @@ import dev.flotilla.controlplane.sandbox.SandboxService;
 import dev.flotilla.controlplane.sandbox.SandboxSpec;
 import dev.flotilla.controlplane.sandbox.SandboxStates;
 import dev.flotilla.controlplane.sandbox.TolerationSpec;
+import io.agroal.api.AgroalDataSource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -25,6 +26,10 @@ import jakarta.validation.Validator;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.security.MessageDigest;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -43,6 +48,11 @@ import java.util.concurrent.TimeUnit;
  * into the resource's status. Level-triggered: each pass compares all MicroVMs with all sandboxes it manages, so a
  * missed event or a restart of the control plane heals on the next pass. A MicroVM's spec is read once, when its
  * sandbox is created (sandbox specs are immutable): changing it later is reported in the status, not applied.
+ *
+ * <p>Several control-plane replicas: a pass runs only while its replica holds a PostgreSQL advisory lock
+ * ({@link #PASS_LOCK}, transaction-level, on a connection of its own). Passes of two replicas therefore never overlap,
+ * and each sees the sandboxes the previous one created, so no MicroVM gets two. A replica that dies mid-pass drops
+ * its connection, and PostgreSQL frees the lock with it.
  */
 @Singleton
 public class MicroVmController {
@@ -53,6 +63,8 @@ public class MicroVmController {
     /** Label on sandboxes created from a MicroVM: the resource's uid. */
     public static final String UID_LABEL = "flotilla.dev/microvm-uid";
     public static final String MANAGED_LABEL = "flotilla.dev/managed-by";
+    /** pg_advisory_lock key of a reconcile pass: "FLOTILLA" in ASCII, as a number no other lock here uses. */
+    public static final long PASS_LOCK = 0x464C4F54494C4C41L;
 
     @Inject
     FlotillaConfig config;
@@ -66,20 +78,44 @@ public class MicroVmController {
     ObjectMapper json;
     @Inject
     Validator validator;
+    @Inject
+    AgroalDataSource dataSource;
 
     @Scheduled(every = "${flotilla.kubernetes.interval:2s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
         if (!config.kubernetes().enabled()) {
             return;
         }
-        try {
-            reconcile();
+        try (Connection lock = dataSource.getConnection()) {
+            // A transaction-level lock: it ends with the rollback below, or with the connection, whatever happens.
+            lock.setAutoCommit(false);
+            try {
+                if (!tryPassLock(lock)) {
+                    LOG.debug("another control-plane replica is reconciling MicroVM resources; skipping this pass");
+                    return;
+                }
+                reconcile();
+            } finally {
+                lock.rollback();
+                lock.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            LOG.warnf("cannot take the MicroVM controller's lock in PostgreSQL (retried next pass): %s", e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (KubernetesClientException e) {
             LOG.warnf("reconciling MicroVM resources failed (retried next pass): %s", e.getMessage());
         } catch (RuntimeException e) {
             LOG.errorf(e, "reconciling MicroVM resources failed (retried next pass)");
+        }
+    }
+
+    private static boolean tryPassLock(Connection connection) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_try_advisory_xact_lock(?)")) {
+            statement.setLong(1, PASS_LOCK);
+            try (ResultSet result = statement.executeQuery()) {
+                return result.next() && result.getBoolean(1);
+            }
         }
     }
 

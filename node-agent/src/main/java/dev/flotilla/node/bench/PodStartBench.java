@@ -7,8 +7,10 @@ import dev.flotilla.cri.v1.ContainerMetadata;
 import dev.flotilla.cri.v1.CreateContainerRequest;
 import dev.flotilla.cri.v1.ImageServiceGrpc;
 import dev.flotilla.cri.v1.ImageSpec;
+import dev.flotilla.cri.v1.ListPodSandboxStatsRequest;
 import dev.flotilla.cri.v1.PodSandboxConfig;
 import dev.flotilla.cri.v1.PodSandboxMetadata;
+import dev.flotilla.cri.v1.PodSandboxStats;
 import dev.flotilla.cri.v1.PodSandboxStatusRequest;
 import dev.flotilla.cri.v1.PullImageRequest;
 import dev.flotilla.cri.v1.RemovePodSandboxRequest;
@@ -28,10 +30,12 @@ import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -178,6 +182,8 @@ public final class PodStartBench {
             List<Sample> parallel = new ArrayList<>();
             if (o.parallel() > 0) {
                 long t0 = System.nanoTime();
+                Map<String, Long> memBefore = DensityBench.meminfo();
+                long rssBefore = rssKib(agent);
                 List<Future<Started>> futures = new ArrayList<>();
                 try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
                     for (int i = 0; i < o.parallel(); i++) {
@@ -189,6 +195,9 @@ public final class PodStartBench {
                     started.add(f.get());
                 }
                 double wall = (System.nanoTime() - t0) / 1e6;
+                if (imageId != null) {
+                    overhead(agent, memBefore, rssBefore, started.size());
+                }
                 for (Started s : started) {
                     parallel.add(sample(s));
                     remove(s.podId());
@@ -258,6 +267,47 @@ public final class PodStartBench {
             Thread.sleep(100);
         }
         return agent;
+    }
+
+    /**
+     * What the running pods cost the node beyond their containers, for RuntimeClass {@code overhead.podFixed}:
+     * after the pods settled, the fall of MemAvailable per pod (guest memory the VMs touched, the agent's per-VM
+     * heap and threads, the kernel's KVM structures) less the containers' own working set (their cgroups in the
+     * guest), and the agent's CPU per idle pod over ten seconds (vCPU, device and agent threads: all in its JVM).
+     */
+    private void overhead(Process agent, Map<String, Long> memBefore, long rssBefore, int pods) throws Exception {
+        Thread.sleep(10_000); // guests finish their init; the page cache of the first reads fills
+        Map<String, Long> memAfter = DensityBench.meminfo();
+        long rssAfter = rssKib(agent);
+        Duration cpuBefore = agent.info().totalCpuDuration().orElse(Duration.ZERO);
+        long t = System.nanoTime();
+        Thread.sleep(10_000);
+        double cpuSeconds = (agent.info().totalCpuDuration().orElse(Duration.ZERO).minus(cpuBefore).toNanos()) / 1e9;
+        double seconds = (System.nanoTime() - t) / 1e9;
+        List<PodSandboxStats> stats = runtime.withDeadlineAfter(120, TimeUnit.SECONDS)
+                .listPodSandboxStats(ListPodSandboxStatsRequest.getDefaultInstance()).getStatsList();
+        double[] resident = stats.stream().mapToDouble(p -> p.getLinux().getMemory().getWorkingSetBytes().getValue()
+                / 1048576.0).toArray();
+        double[] containers = stats.stream().mapToDouble(p -> p.getLinux().getContainersList().stream()
+                .mapToLong(c -> c.getMemory().getWorkingSetBytes().getValue()).sum() / 1048576.0).toArray();
+        double nodePerPod = (memBefore.get("MemAvailable") - memAfter.get("MemAvailable")) / 1024.0 / pods;
+        double rssPerPod = (rssAfter - rssBefore) / 1024.0 / pods;
+        double containersMean = Arrays.stream(containers).average().orElse(0);
+        out.printf(Locale.ROOT, "pod-overhead (%d idle %s pods, %d MiB guests): node memory per pod %.1f MiB "
+                        + "(MemAvailable fall), agent RSS per pod %.1f MiB; VM resident p50 %.1f MiB / max %.1f MiB, "
+                        + "containers' working set p50 %.1f MiB; overhead per pod (node memory - containers) %.1f MiB; "
+                        + "agent CPU while idle %.0f millicores per pod%n", pods, o.guest(), o.memoryMib(), nodePerPod,
+                rssPerPod, DensityBench.pct(resident, 50), DensityBench.pct(resident, 100),
+                DensityBench.pct(containers, 50), nodePerPod - containersMean, cpuSeconds / seconds / pods * 1000);
+    }
+
+    private static long rssKib(Process agent) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(agent.pid()), "status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IOException("no VmRSS in the node agent's /proc status");
     }
 
     /** A pod and when its first line appeared, in ms since {@code t0}. */
