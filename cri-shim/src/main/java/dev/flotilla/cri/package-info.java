@@ -11,8 +11,10 @@
  *   <li>{@code service}: the two gRPC services. They validate requests, keep names unique, apply list filters and
  *       map {@link dev.flotilla.cri.CriException} reasons to gRPC status codes; they hold no pod state.</li>
  *   <li>{@code backend}: the seam. The node-agent implements these interfaces with its sandbox runtime (VMs,
- *       guest agent, CNI), its image store and its HTTP streaming server. Until a part is attached, the calls
+ *       guest agent, CNI) and its image store. Until a part is attached, the calls
  *       needing it answer UNIMPLEMENTED.</li>
+ *   <li>{@code streaming}: the kubelet's streaming server for Exec (SPDY/3.1 and WebSocket upgrades, one-time
+ *       URLs); the command runs through {@link dev.flotilla.cri.backend.ExecBackend}.</li>
  *   <li>{@code logs}: the CRI log file format (used by the container backend) and ReopenContainerLog.</li>
  *   <li>{@code network}: the NetworkReady condition from the node's CNI configuration.</li>
  * </ul>

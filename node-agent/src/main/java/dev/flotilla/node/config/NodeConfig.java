@@ -61,6 +61,17 @@ public interface NodeConfig {
         @WithDefault("linux")
         String guest();
 
+        /**
+         * Where the exec streaming server listens (kubectl exec reaches it through the kubelet): an address of this
+         * node, loopback by default like containerd's, since the kubelet beside the agent is its client.
+         */
+        @WithDefault("127.0.0.1")
+        String streamingAddress();
+
+        /** Its port; 0 picks a free one (the URL handed to the kubelet names it). */
+        @WithDefault("0")
+        int streamingPort();
+
         /** Guest memory for the guest kernel and agent, added to the pod's memory limit (or used alone without one). */
         @WithDefault("128")
         long baseMemoryMib();

@@ -4,6 +4,7 @@ import dev.flotilla.cri.CriConfig;
 import dev.flotilla.cri.CriServer;
 import dev.flotilla.cri.backend.CriBackends;
 import dev.flotilla.cri.logs.ContainerLogs;
+import dev.flotilla.cri.streaming.StreamingServer;
 import dev.flotilla.node.config.NodeConfig;
 import dev.flotilla.node.container.ImageContainerRuntime;
 import dev.flotilla.node.sandbox.SandboxManager;
@@ -17,6 +18,7 @@ import org.jboss.logging.Logger;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -37,6 +39,7 @@ public class CriEndpoint {
     ImageContainerRuntime containers;
 
     private volatile CriServer server;
+    private volatile StreamingServer streaming;
 
     void onStart(@Observes StartupEvent event) {
         if (!config.cri().enabled()) {
@@ -54,16 +57,24 @@ public class CriEndpoint {
         if (leftovers > 0) {
             LOG.infof("CRI: removed %d pod sandboxes left by a previous agent process", leftovers);
         }
+        try {
+            streaming = StreamingServer.start(new InetSocketAddress(cri.streamingAddress(), cri.streamingPort()), podBackend);
+        } catch (IOException e) {
+            throw new UncheckedIOException("the CRI exec streaming server could not start (flotilla.node.cri.streaming-address "
+                    + cri.streamingAddress() + ", streaming-port " + cri.streamingPort() + "): " + e.getMessage(), e);
+        }
         CriBackends backends = CriBackends.none().withImages(images).withSandboxes(podBackend)
-                .withContainers(podBackend)
+                .withContainers(podBackend).withStreaming(streaming)
                 .withReadiness(new CriReadiness(sandboxes, config, podBackend.guest()));
         try {
             server = CriServer.start(criConfig, backends, logs);
         } catch (IOException e) {
+            streaming.close();
             throw new UncheckedIOException("the CRI endpoint could not start (flotilla.node.cri.socket = "
                     + cri.socket() + "): " + e.getMessage(), e);
         }
-        LOG.infof("CRI v1 on unix://%s: pod sandboxes boot the %s guest", cri.socket(), cri.guest());
+        LOG.infof("CRI v1 on unix://%s: pod sandboxes boot the %s guest; exec streams on %s", cri.socket(), cri.guest(),
+                streaming.address());
     }
 
     /** Before the sandbox manager's own shutdown observer (default priority) stops the VMs. */
@@ -72,6 +83,11 @@ public class CriEndpoint {
         if (s != null) {
             server = null;
             s.close();
+        }
+        StreamingServer exec = streaming;
+        if (exec != null) {
+            streaming = null;
+            exec.close();
         }
     }
 

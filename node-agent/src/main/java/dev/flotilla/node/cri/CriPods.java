@@ -13,6 +13,7 @@ import dev.flotilla.containers.ProcessTemplate;
 import dev.flotilla.contract.v1.VmState;
 import dev.flotilla.cri.CriException;
 import dev.flotilla.cri.backend.ContainerBackend;
+import dev.flotilla.cri.backend.ExecBackend;
 import dev.flotilla.cri.backend.PodSandboxBackend;
 import dev.flotilla.cri.logs.ContainerLogs;
 import dev.flotilla.cri.logs.CriLogWriter;
@@ -26,6 +27,7 @@ import dev.flotilla.cri.v1.ContainerStatus;
 import dev.flotilla.cri.v1.ContainerStatusResponse;
 import dev.flotilla.cri.v1.CpuUsage;
 import dev.flotilla.cri.v1.CreateContainerRequest;
+import dev.flotilla.cri.v1.ExecRequest;
 import dev.flotilla.cri.v1.ExecSyncResponse;
 import dev.flotilla.cri.v1.ImageSpec;
 import dev.flotilla.cri.v1.ContainerResources;
@@ -82,7 +84,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>CRI state (metadata, labels, container states) is kept in memory: after an agent restart the VMs are gone
  * anyway, the pods' sandboxes are removed at start and the kubelet creates the pods again.
  */
-public final class CriPods implements PodSandboxBackend, ContainerBackend {
+public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecBackend {
     private static final Logger LOG = Logger.getLogger(CriPods.class);
     private static final long MIB = 1024 * 1024;
     /** After SIGKILL, how long a container's exit may take to reach us before StopContainer gives up. */
@@ -691,6 +693,93 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend {
             b.setCpuWeight((int) (1 + ((shares - 2) * 9_999) / 262_142));
         }
         return b.build();
+    }
+
+    @Override
+    public void checkExec(ExecRequest request) {
+        Ctr c = container(request.getContainerId());
+        if (c.state() != ContainerState.CONTAINER_RUNNING) {
+            throw CriException.failedPrecondition("container " + c.id + " is not running; Exec needs a running container");
+        }
+    }
+
+    /**
+     * kubectl exec: the command runs in the container through the guest agent's interactive exec (the container's
+     * env, working directory and user; a terminal of 80x24 until the client sends its size).
+     */
+    @Override
+    public ExecProcess startExec(ExecRequest request, ExecOutput output) {
+        checkExec(request);
+        Ctr c = container(request.getContainerId());
+        ContainerSandbox sandbox = c.sandbox;
+        String execId = "x" + execIds.incrementAndGet();
+        ProcessListener listener = new ProcessListener() {
+            @Override
+            public void onOutput(dev.flotilla.agent.protocol.Stream stream, byte[] data) {
+                if (stream == dev.flotilla.agent.protocol.Stream.STDERR) {
+                    output.stderr(data);
+                } else {
+                    output.stdout(data);
+                }
+            }
+
+            @Override
+            public void onExit(ExitStatus status) {
+                sandbox.forgetExec(c.agentId, execId);
+                output.exited(status.getSignal() != 0 ? 128 + status.getSignal() : status.getExitCode());
+            }
+
+            @Override
+            public void onDisconnected(AgentException cause) {
+                output.failed("the guest agent of pod " + c.podId + " went away during the command: " + cause.getMessage());
+            }
+        };
+        try {
+            sandbox.execInteractive(c.agentId, execId, request.getCmdList(), request.getTty()
+                    ? Optional.of(new ContainerSandbox.Tty(24, 80)) : Optional.empty(), listener);
+            if (!request.getStdin()) {
+                sandbox.closeStdin(c.agentId, execId);
+            }
+        } catch (ContainerException e) {
+            throw CriErrors.from(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw CriErrors.interrupted("starting an exec in container " + c.id);
+        }
+        return new ExecProcess() {
+            @Override
+            public void stdin(byte[] data) {
+                call(() -> sandbox.writeStdin(c.agentId, execId, data));
+            }
+
+            @Override
+            public void closeStdin() {
+                call(() -> sandbox.closeStdin(c.agentId, execId));
+            }
+
+            @Override
+            public void resize(int columns, int rows) {
+                call(() -> sandbox.resizeTty(c.agentId, execId, rows, columns));
+            }
+
+            @Override
+            public void cancel() {
+                call(() -> sandbox.signal(c.agentId, execId, 9));
+            }
+        };
+    }
+
+    private interface AgentCall {
+        void run() throws InterruptedException;
+    }
+
+    private static void call(AgentCall call) {
+        try {
+            call.run();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ContainerException("interrupted");
+        }
     }
 
     @Override

@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The kubelet's sequence against the packaged node agent's CRI socket, with a Linux pod: pull from a loopback
  * registry, run a pod sandbox, create and start a container, its output in the kubelet's log file in the CRI
- * format, ExecSync output and exit code, UpdateContainerResources (a memory limit that OOM-kills), removal of a
+ * format, ExecSync output and exit code, Exec through the streaming server (WebSocket), UpdateContainerResources (a memory limit that OOM-kills), removal of a
  * running container, stop and removal of the pod. One pod, one
  * microVM: the lab is slow.
  */
@@ -171,6 +171,16 @@ class CriE2E {
         assertEquals("err\n", exec.getStderr().toStringUtf8());
         assertEquals(7, exec.getExitCode());
 
+        // kubectl exec's path: Exec answers a streaming URL, the client upgrades it (WebSocket, v5.channel.k8s.io)
+        // and talks to a shell in the container: stdin in, stdout out, the exit code in the final status.
+        String url = rt().exec(ExecRequest.newBuilder().setContainerId(app).setStdin(true).setStdout(true)
+                .setStderr(true).addAllCmd(List.of("sh", "-c", "read x; echo in $(hostname): $x; echo to-stderr >&2; exit 4"))
+                .build()).getUrl();
+        String[] channels = execOverWebSocket(url, "typed\n");
+        assertEquals("in web-pod: typed\n", channels[1], "stderr " + channels[2] + ", status " + channels[3]);
+        assertEquals("to-stderr\n", channels[2]);
+        assertTrue(channels[3].contains("{\"reason\":\"ExitCode\",\"message\":\"4\"}"), channels[3]);
+
         // A second container of the same image in the same pod (the same microVM), removed while it runs.
         String sleeper = rt().createContainer(CreateContainerRequest.newBuilder().setPodSandboxId(pod)
                 .setSandboxConfig(podConfig).setConfig(ContainerConfig.newBuilder()
@@ -223,6 +233,58 @@ class CriE2E {
         assertEquals(Status.Code.NOT_FOUND, assertThrows(StatusRuntimeException.class, () -> rt().podSandboxStatus(
                 PodSandboxStatusRequest.newBuilder().setPodSandboxId(pod).build())).getStatus().getCode());
         assertEquals(List.of(), rt().listPodSandbox(ListPodSandboxRequest.getDefaultInstance()).getItemsList());
+    }
+
+    /** A v5.channel.k8s.io client: sends stdin and closes it, returns what arrived on channels 0-3 once closed. */
+    private static String[] execOverWebSocket(String url, String stdin) throws Exception {
+        java.io.ByteArrayOutputStream[] channels = new java.io.ByteArrayOutputStream[4];
+        for (int i = 0; i < channels.length; i++) {
+            channels[i] = new java.io.ByteArrayOutputStream();
+        }
+        java.util.concurrent.CompletableFuture<Void> closed = new java.util.concurrent.CompletableFuture<>();
+        java.net.http.WebSocket socket = java.net.http.HttpClient.newHttpClient().newWebSocketBuilder()
+                .subprotocols("v5.channel.k8s.io").buildAsync(java.net.URI.create(url.replaceFirst("^http", "ws")),
+                        new java.net.http.WebSocket.Listener() {
+                            private final java.io.ByteArrayOutputStream partial = new java.io.ByteArrayOutputStream();
+
+                            @Override
+                            public java.util.concurrent.CompletionStage<?> onBinary(java.net.http.WebSocket ws,
+                                                                                    java.nio.ByteBuffer data, boolean last) {
+                                byte[] bytes = new byte[data.remaining()];
+                                data.get(bytes);
+                                partial.writeBytes(bytes);
+                                if (last) {
+                                    byte[] message = partial.toByteArray();
+                                    partial.reset();
+                                    if (message.length > 0 && message[0] >= 0 && message[0] < channels.length) {
+                                        channels[message[0]].write(message, 1, message.length - 1);
+                                    }
+                                }
+                                ws.request(1);
+                                return null;
+                            }
+
+                            @Override
+                            public java.util.concurrent.CompletionStage<?> onClose(java.net.http.WebSocket ws, int status,
+                                                                                   String reason) {
+                                closed.complete(null);
+                                return null;
+                            }
+
+                            @Override
+                            public void onError(java.net.http.WebSocket ws, Throwable error) {
+                                closed.completeExceptionally(error);
+                            }
+                        }).get(60, TimeUnit.SECONDS);
+        byte[] input = stdin.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        socket.sendBinary(java.nio.ByteBuffer.allocate(input.length + 1).put((byte) 0).put(input).flip(), true).join();
+        socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[] {(byte) 255, 0}), true).join();
+        closed.get(120, TimeUnit.SECONDS);
+        String[] text = new String[channels.length];
+        for (int i = 0; i < channels.length; i++) {
+            text[i] = channels[i].toString(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        return text;
     }
 
     private List<String> awaitLines(Path log, int count) throws Exception {

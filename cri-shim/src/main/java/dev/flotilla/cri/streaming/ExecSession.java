@@ -1,0 +1,200 @@
+package dev.flotilla.cri.streaming;
+
+import dev.flotilla.cri.CriException;
+import dev.flotilla.cri.backend.ExecBackend;
+import dev.flotilla.cri.v1.ExecRequest;
+
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One exec between a connected client and the backend, whatever the wire protocol: the client's input goes to the
+ * process in order on a virtual thread of its own (the backend may block), the process's output and end go to the
+ * {@link Transport}. The end is reported once, as the Kubernetes {@code Status} the v4/v5 channel protocols carry
+ * on their error stream.
+ */
+final class ExecSession implements ExecBackend.ExecOutput {
+    private static final Logger LOG = Logger.getLogger(ExecSession.class.getName());
+
+    /** The wire side: called from any thread, must not block. */
+    interface Transport {
+        void stdout(byte[] data);
+
+        void stderr(byte[] data);
+
+        /** Sends the final status and closes the connection. */
+        void finish(String statusJson);
+    }
+
+    private final ExecBackend backend;
+    private final ExecRequest request;
+    private volatile Transport transport;
+    private final ExecutorService input = Executors.newSingleThreadExecutor(Thread.ofVirtual().name("cri-exec-input").factory());
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean finished = new AtomicBoolean();
+    private volatile ExecBackend.ExecProcess process;
+
+    ExecSession(ExecBackend backend, ExecRequest request) {
+        this.backend = backend;
+        this.request = request;
+    }
+
+    /** The wire side, set once before {@link #start}. */
+    void transport(Transport wire) {
+        this.transport = wire;
+    }
+
+    ExecRequest request() {
+        return request;
+    }
+
+    /** Starts the command (once every stream the request asked for is connected). */
+    void start() {
+        if (!started.compareAndSet(false, true)) {
+            return;
+        }
+        input.execute(() -> {
+            try {
+                process = backend.startExec(request, this);
+            } catch (CriException e) {
+                end(failureStatus(e.getMessage()));
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "exec in container " + request.getContainerId() + " could not start", e);
+                end(failureStatus("the command could not start: " + e));
+            }
+        });
+    }
+
+    /** The client's input, in order; {@code then} runs once it was handed over (to read more from the client). */
+    void stdin(byte[] data, Runnable then) {
+        onInput(() -> process.stdin(data), then);
+    }
+
+    void closeStdin() {
+        onInput(() -> process.closeStdin(), null);
+    }
+
+    void resize(int columns, int rows) {
+        if (columns > 0 && rows > 0 && columns <= 65535 && rows <= 65535) {
+            onInput(() -> process.resize(columns, rows), null);
+        }
+    }
+
+    /** The client went away: stop the command if it still runs. */
+    void clientGone() {
+        if (finished.compareAndSet(false, true)) {
+            try {
+                // After startExec, on the same thread: a command still starting is cancelled once it started.
+                input.execute(() -> {
+                    if (process != null) {
+                        try {
+                            process.cancel();
+                        } catch (RuntimeException e) {
+                            LOG.log(Level.FINE, "cancelling an exec failed: " + e.getMessage());
+                        }
+                    }
+                });
+            } catch (RejectedExecutionException alreadyShutDown) {
+                // the command ended meanwhile
+            }
+            input.shutdown();
+        }
+    }
+
+    private void onInput(Runnable action, Runnable then) {
+        try {
+            input.execute(() -> {
+                try {
+                    if (process != null && !finished.get()) {
+                        action.run();
+                    }
+                } catch (RuntimeException e) {
+                    LOG.log(Level.FINE, "exec input dropped: " + e.getMessage());
+                } finally {
+                    if (then != null) {
+                        then.run();
+                    }
+                }
+            });
+        } catch (RejectedExecutionException ended) {
+            if (then != null) {
+                then.run();
+            }
+        }
+    }
+
+    @Override
+    public void stdout(byte[] data) {
+        if (!finished.get()) {
+            transport.stdout(data);
+        }
+    }
+
+    @Override
+    public void stderr(byte[] data) {
+        if (!finished.get()) {
+            transport.stderr(data);
+        }
+    }
+
+    @Override
+    public void exited(int exitCode) {
+        end(exitCode == 0 ? SUCCESS : exitStatus(exitCode, request.getCmdList()));
+    }
+
+    @Override
+    public void failed(String message) {
+        end(failureStatus(message));
+    }
+
+    private void end(String status) {
+        if (finished.compareAndSet(false, true)) {
+            input.shutdown();
+            transport.finish(status);
+        }
+    }
+
+    // ---- the Status object (k8s.io/apimachinery metav1.Status) the client decodes from the error stream ----
+
+    static final String SUCCESS = "{\"metadata\":{},\"status\":\"Success\"}";
+
+    /** kubectl turns the ExitCode cause into its own exit code. */
+    static String exitStatus(int exitCode, List<String> command) {
+        return "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + json("command terminated with non-zero exit code: "
+                + "error executing command " + command + ", exit code " + exitCode)
+                + ",\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":[{\"reason\":\"ExitCode\",\"message\":\""
+                + exitCode + "\"}]}}";
+    }
+
+    static String failureStatus(String message) {
+        return "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + json(message)
+                + ",\"reason\":\"InternalError\",\"code\":500}";
+    }
+
+    static String json(String text) {
+        StringBuilder out = new StringBuilder(text.length() + 2).append('"');
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            switch (c) {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        out.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        return out.append('"').toString();
+    }
+}

@@ -1,0 +1,268 @@
+package dev.flotilla.cri.streaming;
+
+import dev.flotilla.cri.CriException;
+import dev.flotilla.cri.v1.ExecRequest;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.spdy.DefaultSpdyDataFrame;
+import io.netty.handler.codec.spdy.DefaultSpdySynStreamFrame;
+import io.netty.handler.codec.spdy.SpdyDataFrame;
+import io.netty.handler.codec.spdy.SpdyFrameCodec;
+import io.netty.handler.codec.spdy.SpdySessionHandler;
+import io.netty.handler.codec.spdy.SpdySynReplyFrame;
+import io.netty.handler.codec.spdy.SpdyVersion;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The exec streaming server's two wire protocols against real local processes (LocalProcessExec). */
+class StreamingServerTest {
+    private static final List<String> SCRIPT = List.of("sh", "-c", "read line; echo got $line; echo oops >&2; exit 3");
+    private static StreamingServer server;
+    private static LocalProcessExec processes;
+
+    @BeforeAll
+    static void start() throws IOException {
+        processes = new LocalProcessExec();
+        server = StreamingServer.start(StreamingServer.loopback(0), processes);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    private static ExecRequest exec(List<String> cmd, boolean tty) {
+        return ExecRequest.newBuilder().setContainerId("c1").addAllCmd(cmd).setStdin(true).setStdout(true)
+                .setStderr(!tty).setTty(tty).build();
+    }
+
+    /** What a client saw: output per channel and the final status. */
+    record Seen(String stdout, String stderr, String status) {
+    }
+
+    @Test
+    void webSocketV5_stdinOutputAndExitCodeStatus() throws Exception {
+        Seen seen = webSocket(server.execUrl(exec(SCRIPT, false)), "hello\n");
+
+        assertEquals("got hello\n", seen.stdout());
+        assertEquals("oops\n", seen.stderr());
+        assertTrue(seen.status().contains("\"reason\":\"NonZeroExitCode\"") && seen.status().contains(
+                "{\"reason\":\"ExitCode\",\"message\":\"3\"}"), seen.status());
+    }
+
+    @Test
+    void spdy_stdinOutputAndExitCodeStatus() throws Exception {
+        Seen seen = spdy(server.execUrl(exec(SCRIPT, false)), "hello\n", List.of("error", "stdin", "stdout", "stderr"));
+
+        assertEquals("got hello\n", seen.stdout());
+        assertEquals("oops\n", seen.stderr());
+        assertTrue(seen.status().contains("{\"reason\":\"ExitCode\",\"message\":\"3\"}"), seen.status());
+    }
+
+    @Test
+    void spdy_success_isStatusSuccess_andTerminalSizesReachTheProcess() throws Exception {
+        Seen seen = spdy(server.execUrl(exec(List.of("cat"), true)), "typed\n", List.of("error", "stdin", "stdout", "resize"));
+
+        assertEquals("typed\n", seen.stdout());
+        assertEquals(ExecSession.SUCCESS, seen.status());
+        assertEquals(List.of("100x30"), processes.resizes);
+    }
+
+    @Test
+    void url_isGoodOnce_andBadRequestsAreRefusedInWords() throws Exception {
+        String url = server.execUrl(exec(List.of("true"), false));
+        webSocket(url, "");
+        HttpClient http = HttpClient.newHttpClient();
+        CompletableFuture<WebSocket> again = http.newWebSocketBuilder().subprotocols(WebSocketExecHandler.V5)
+                .buildAsync(URI.create(url.replace("http:", "ws:")), new WebSocket.Listener() { });
+        Exception refused = assertThrows(Exception.class, () -> again.get(10, TimeUnit.SECONDS));
+        assertEquals(404, ((java.net.http.WebSocketHandshakeException) refused.getCause()).getResponse().statusCode());
+
+        HttpResponse<String> plain = http.send(HttpRequest.newBuilder(URI.create(server.execUrl(exec(List.of("true"), false))))
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, plain.statusCode());
+        assertTrue(plain.body().contains("needs a connection upgrade"), plain.body());
+
+        CriException missing = assertThrows(CriException.class, () -> server.execUrl(ExecRequest.newBuilder()
+                .setContainerId("missing").addCmd("true").setStdout(true).build()));
+        assertEquals(CriException.Reason.NOT_FOUND, missing.reason());
+    }
+
+    @Test
+    void clientGoingAway_killsTheCommand() throws Exception {
+        String url = server.execUrl(exec(List.of("sleep", "600"), false));
+        WebSocket socket = HttpClient.newHttpClient().newWebSocketBuilder().subprotocols(WebSocketExecHandler.V5)
+                .buildAsync(URI.create(url.replace("http:", "ws:")), new WebSocket.Listener() { }).get(10, TimeUnit.SECONDS);
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while ((processes.last == null || !processes.last.info().commandLine().orElse("").contains("sleep"))
+                && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        Process sleeper = processes.last;
+        socket.abort();
+        assertTrue(sleeper.waitFor(10, TimeUnit.SECONDS), "the command was killed when its client went away");
+    }
+
+    // ---- a WebSocket client (the JDK's) speaking v5.channel.k8s.io ----
+
+    static Seen webSocket(String url, String input) throws Exception {
+        ByteArrayOutputStream[] channels = {new ByteArrayOutputStream(), new ByteArrayOutputStream(),
+                new ByteArrayOutputStream(), new ByteArrayOutputStream()};
+        CompletableFuture<Void> closed = new CompletableFuture<>();
+        WebSocket socket = HttpClient.newHttpClient().newWebSocketBuilder().subprotocols(WebSocketExecHandler.V5)
+                .buildAsync(URI.create(url.replace("http:", "ws:")), new WebSocket.Listener() {
+                    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+
+                    @Override
+                    public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
+                        byte[] bytes = new byte[data.remaining()];
+                        data.get(bytes);
+                        partial.writeBytes(bytes);
+                        if (last) {
+                            byte[] message = partial.toByteArray();
+                            partial.reset();
+                            if (message.length > 0 && message[0] < channels.length) {
+                                channels[message[0]].write(message, 1, message.length - 1);
+                            }
+                        }
+                        ws.request(1);
+                        return null;
+                    }
+
+                    @Override
+                    public CompletionStage<?> onClose(WebSocket ws, int status, String reason) {
+                        closed.complete(null);
+                        return null;
+                    }
+
+                    @Override
+                    public void onError(WebSocket ws, Throwable error) {
+                        closed.completeExceptionally(error);
+                    }
+                }).get(10, TimeUnit.SECONDS);
+        assertEquals(WebSocketExecHandler.V5, socket.getSubprotocol());
+        if (!input.isEmpty()) {
+            byte[] bytes = input.getBytes(StandardCharsets.UTF_8);
+            socket.sendBinary(ByteBuffer.allocate(bytes.length + 1).put((byte) 0).put(bytes).flip(), true).join();
+        }
+        socket.sendBinary(ByteBuffer.wrap(new byte[] {(byte) 255, 0}), true).join();
+        closed.get(30, TimeUnit.SECONDS);
+        return new Seen(channels[1].toString(StandardCharsets.UTF_8), channels[2].toString(StandardCharsets.UTF_8),
+                channels[3].toString(StandardCharsets.UTF_8));
+    }
+
+    // ---- a SPDY/3.1 client (Netty's codec) speaking v4.channel.k8s.io, as the kubelet's proxy relays it ----
+
+    static Seen spdy(String url, String input, List<String> streamTypes) throws Exception {
+        URI uri = URI.create(url);
+        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
+        Map<Integer, ByteArrayOutputStream> received = new ConcurrentHashMap<>();
+        Map<String, Integer> ids = new ConcurrentHashMap<>();
+        CompletableFuture<Void> upgraded = new CompletableFuture<>();
+        CompletableFuture<Void> replies = new CompletableFuture<>();
+        try {
+            Channel channel = new Bootstrap().group(group).channel(EpollSocketChannel.class)
+                    .handler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast("http", new HttpClientCodec()).addLast("aggregator", new HttpObjectAggregator(65536))
+                                    .addLast("upgrade", new SimpleChannelInboundHandler<FullHttpResponse>() {
+                                        @Override
+                                        protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse response) {
+                                            if (response.status().code() != 101) {
+                                                upgraded.completeExceptionally(new IOException("HTTP " + response.status()
+                                                        + ": " + response.content().toString(StandardCharsets.UTF_8)));
+                                                return;
+                                            }
+                                            ctx.pipeline().addLast(new SpdyFrameCodec(SpdyVersion.SPDY_3_1))
+                                                    .addLast(new SpdySessionHandler(SpdyVersion.SPDY_3_1, false))
+                                                    .addLast(new SimpleChannelInboundHandler<Object>() {
+                                                        @Override
+                                                        protected void channelRead0(ChannelHandlerContext c, Object frame) {
+                                                            if (frame instanceof SpdySynReplyFrame reply && reply.streamId() == ids.get(streamTypes.getLast())) {
+                                                                replies.complete(null);
+                                                            } else if (frame instanceof SpdyDataFrame data) {
+                                                                received.computeIfAbsent(data.streamId(), k -> new ByteArrayOutputStream())
+                                                                        .writeBytes(ByteBufUtil.getBytes(data.content()));
+                                                            }
+                                                        }
+                                                    });
+                                            ctx.pipeline().remove("aggregator");
+                                            ctx.pipeline().remove("http");
+                                            ctx.pipeline().remove(this);
+                                            upgraded.complete(null);
+                                        }
+                                    });
+                        }
+                    }).connect(uri.getHost(), uri.getPort()).sync().channel();
+            DefaultFullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, uri.getRawPath());
+            request.headers().set("Host", uri.getAuthority()).set("Connection", "Upgrade").set("Upgrade", "SPDY/3.1")
+                    .add("X-Stream-Protocol-Version", "v4.channel.k8s.io").add("X-Stream-Protocol-Version", "channel.k8s.io")
+                    .set("Content-Length", 0);
+            channel.writeAndFlush(request);
+            upgraded.get(10, TimeUnit.SECONDS);
+            int id = 1;
+            for (String type : streamTypes) {
+                ids.put(type, id);
+                DefaultSpdySynStreamFrame syn = new DefaultSpdySynStreamFrame(id, 0, (byte) 0);
+                syn.headers().set("streamtype", type);
+                channel.writeAndFlush(syn);
+                id += 2;
+            }
+            replies.get(10, TimeUnit.SECONDS);
+            if (ids.containsKey("resize")) {
+                channel.writeAndFlush(new DefaultSpdyDataFrame(ids.get("resize"),
+                        Unpooled.copiedBuffer("{\"Width\":100,\"Height\":30}\n", StandardCharsets.UTF_8)));
+            }
+            DefaultSpdyDataFrame stdin = new DefaultSpdyDataFrame(ids.get("stdin"), Unpooled.copiedBuffer(input, StandardCharsets.UTF_8));
+            stdin.setLast(true);
+            channel.writeAndFlush(stdin);
+            assertTrue(channel.closeFuture().await(30, TimeUnit.SECONDS), "the server closed the connection at the end; "
+                    + "received so far on streams " + ids + ": " + received.entrySet().stream().map(e -> e.getKey() + "="
+                    + e.getValue().toString(StandardCharsets.UTF_8)).toList());
+            return new Seen(text(received, ids.get("stdout")), text(received, ids.getOrDefault("stderr", -1)),
+                    text(received, ids.get("error")));
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
+    private static String text(Map<Integer, ByteArrayOutputStream> received, int id) {
+        ByteArrayOutputStream bytes = received.get(id);
+        return bytes == null ? "" : bytes.toString(StandardCharsets.UTF_8);
+    }
+}
