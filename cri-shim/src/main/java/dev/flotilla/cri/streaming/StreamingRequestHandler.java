@@ -1,8 +1,10 @@
 package dev.flotilla.cri.streaming;
 
 import dev.flotilla.cri.v1.ExecRequest;
+import dev.flotilla.cri.v1.PortForwardRequest;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -28,11 +30,13 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The HTTP request of a streaming client: {@code /exec/<token>} with an upgrade to SPDY/3.1 or WebSocket. Anything
+ * The HTTP request of a streaming client: {@code /exec/<token>} with an upgrade to SPDY/3.1 or WebSocket, or
+ * {@code /portforward/<token>} with an upgrade to SPDY/3.1. Anything
  * else gets a plain-text 4xx saying what was wrong, and the connection closes.
  */
 final class StreamingRequestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String PROTOCOL_HEADER = "X-Stream-Protocol-Version";
+    static final String PORT_FORWARD_PROTOCOL = "portforward.k8s.io";
     private static final int MAX_WEBSOCKET_MESSAGE = 1 << 20;
 
     private final StreamingServer server;
@@ -44,14 +48,36 @@ final class StreamingRequestHandler extends SimpleChannelInboundHandler<FullHttp
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
         String path = request.uri().replaceFirst("\\?.*", "");
-        if (!path.startsWith("/exec/") || !(HttpMethod.GET.equals(request.method()) || HttpMethod.POST.equals(request.method()))) {
+        boolean exec = path.startsWith("/exec/");
+        boolean forward = path.startsWith("/portforward/");
+        if (!(exec || forward) || !(HttpMethod.GET.equals(request.method()) || HttpMethod.POST.equals(request.method()))) {
             refuse(ctx, HttpResponseStatus.NOT_FOUND, "no such streaming endpoint: " + request.method() + " " + path
-                    + " (exec sessions are at the URL the Exec call answered)");
+                    + " (sessions are at the URL the Exec or PortForward call answered)");
             return;
         }
         String upgrade = request.headers().get(HttpHeaderNames.UPGRADE, "");
         boolean websocket = upgrade.equalsIgnoreCase("websocket");
         boolean spdy = upgrade.equalsIgnoreCase("SPDY/3.1");
+        if (forward) {
+            if (!spdy) {
+                refuse(ctx, HttpResponseStatus.BAD_REQUEST, "port forwarding needs a connection upgrade to SPDY/3.1 "
+                        + "(" + PORT_FORWARD_PROTOCOL + ")");
+                return;
+            }
+            if (!offeredProtocols(request, false).contains(PORT_FORWARD_PROTOCOL)) {
+                refuse(ctx, HttpResponseStatus.FORBIDDEN, "unable to upgrade: the client does not offer "
+                        + PORT_FORWARD_PROTOCOL);
+                return;
+            }
+            Optional<PortForwardRequest> ports = server.takePortForward(path.substring("/portforward/".length()));
+            if (ports.isEmpty()) {
+                refuse(ctx, HttpResponseStatus.NOT_FOUND, "unknown or expired port-forward session (a URL is good once, "
+                        + "within " + StreamingServer.TOKEN_TTL.toSeconds() + " s of the PortForward call)");
+                return;
+            }
+            upgradeSpdy(ctx, PORT_FORWARD_PROTOCOL, new SpdyPortForwardHandler(server.ports(), ports.get()));
+            return;
+        }
         if (!websocket && !spdy) {
             refuse(ctx, HttpResponseStatus.BAD_REQUEST, "an exec session needs a connection upgrade to SPDY/3.1 or "
                     + "websocket (kubectl exec, crictl exec)");
@@ -68,16 +94,19 @@ final class StreamingRequestHandler extends SimpleChannelInboundHandler<FullHttp
                     + WebSocketExecHandler.V4 + ")");
             return;
         }
-        Optional<ExecRequest> exec = server.take(path.substring("/exec/".length()));
-        if (exec.isEmpty()) {
+        Optional<ExecRequest> execRequest = server.takeExec(path.substring("/exec/".length()));
+        if (execRequest.isEmpty()) {
             refuse(ctx, HttpResponseStatus.NOT_FOUND, "unknown or expired exec session (a URL is good once, within "
                     + StreamingServer.TOKEN_TTL.toSeconds() + " s of the Exec call)");
             return;
         }
+        ExecSession session = new ExecSession(server.exec(), execRequest.get());
         if (websocket) {
-            upgradeWebSocket(ctx, request, exec.get(), protocol.get());
+            upgradeWebSocket(ctx, request, session, protocol.get());
         } else {
-            upgradeSpdy(ctx, exec.get());
+            SpdyExecHandler handler = new SpdyExecHandler(session);
+            session.transport(handler);
+            upgradeSpdy(ctx, WebSocketExecHandler.V4, handler);
         }
     }
 
@@ -88,25 +117,22 @@ final class StreamingRequestHandler extends SimpleChannelInboundHandler<FullHttp
                 .toList();
     }
 
-    private void upgradeSpdy(ChannelHandlerContext ctx, ExecRequest exec) {
+    private void upgradeSpdy(ChannelHandlerContext ctx, String protocol, ChannelHandler handler) {
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
         response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
-                .set(HttpHeaderNames.UPGRADE, "SPDY/3.1").set(PROTOCOL_HEADER, WebSocketExecHandler.V4);
+                .set(HttpHeaderNames.UPGRADE, "SPDY/3.1").set(PROTOCOL_HEADER, protocol);
         ctx.writeAndFlush(response);
         // The client sends SPDY frames only after reading the 101: switch the pipeline now.
         ChannelPipeline pipeline = ctx.pipeline();
-        ExecSession session = new ExecSession(server.exec(), exec);
-        SpdyExecHandler handler = new SpdyExecHandler(session);
-        session.transport(handler);
         pipeline.addLast("spdy-codec", new SpdyFrameCodec(SpdyVersion.SPDY_3_1))
                 .addLast("spdy-session", new SpdySessionHandler(SpdyVersion.SPDY_3_1, true))
-                .addLast("exec", handler);
+                .addLast("stream", handler);
         pipeline.remove("aggregator");
         pipeline.remove("http");
         pipeline.remove(this);
     }
 
-    private void upgradeWebSocket(ChannelHandlerContext ctx, FullHttpRequest request, ExecRequest exec, String protocol) {
+    private void upgradeWebSocket(ChannelHandlerContext ctx, FullHttpRequest request, ExecSession session, String protocol) {
         String location = "ws://" + request.headers().get(HttpHeaderNames.HOST, "localhost") + request.uri();
         WebSocketServerHandshaker handshaker = new WebSocketServerHandshakerFactory(location, protocol, false,
                 MAX_WEBSOCKET_MESSAGE).newHandshaker(request);
@@ -120,7 +146,6 @@ final class StreamingRequestHandler extends SimpleChannelInboundHandler<FullHttp
                 ctx.close();
                 return;
             }
-            ExecSession session = new ExecSession(server.exec(), exec);
             WebSocketExecHandler handler = new WebSocketExecHandler(session);
             session.transport(handler);
             pipeline.addLast("ws-aggregator", new WebSocketFrameAggregator(MAX_WEBSOCKET_MESSAGE)).addLast("exec", handler);

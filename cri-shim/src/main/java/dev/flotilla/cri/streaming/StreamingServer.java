@@ -2,6 +2,7 @@ package dev.flotilla.cri.streaming;
 
 import dev.flotilla.cri.CriException;
 import dev.flotilla.cri.backend.ExecBackend;
+import dev.flotilla.cri.backend.PortForwardBackend;
 import dev.flotilla.cri.backend.StreamingBackend;
 import dev.flotilla.cri.v1.AttachRequest;
 import dev.flotilla.cri.v1.ExecRequest;
@@ -31,8 +32,10 @@ import java.util.concurrent.TimeUnit;
  * The kubelet's streaming server for Exec: the Exec RPC registers the request under a random one-time token and
  * answers {@code http://<address>/exec/<token>}; the kubelet (or crictl) connects there and upgrades the connection
  * to SPDY/3.1 ({@code v4.channel.k8s.io}) or WebSocket ({@code v5}/{@code v4.channel.k8s.io}), and the command runs
- * in its container through the {@link ExecBackend} for as long as the connection lives. A token is good for one
- * connection within {@link #TOKEN_TTL}, as with the kubelet's own server. Attach and PortForward are not served yet.
+ * in its container through the {@link ExecBackend} for as long as the connection lives. PortForward likewise
+ * answers {@code /portforward/<token>} (SPDY/3.1, {@code portforward.k8s.io}): each connection the client opens is
+ * relayed to the pod's port as the {@link PortForwardBackend} gives it. A token is good for one connection within
+ * {@link #TOKEN_TTL}, as with the kubelet's own server. Attach is not served yet.
  *
  * <p>Plain HTTP on the address given (loopback by default, like containerd's): the kubelet on the same node is the
  * client, and the token is the only credential, so do not bind it to a reachable address on an untrusted network.
@@ -43,23 +46,32 @@ public final class StreamingServer implements StreamingBackend, AutoCloseable {
     private static final int MAX_PENDING = 4096;
 
     private final ExecBackend exec;
+    private final PortForwardBackend ports;
     private final EventLoopGroup boss = new EpollEventLoopGroup(1);
     private final EventLoopGroup workers = new EpollEventLoopGroup(2);
-    private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    private final Map<String, Pending<ExecRequest>> execs = new ConcurrentHashMap<>();
+    private final Map<String, Pending<PortForwardRequest>> forwards = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
     private volatile Channel channel;
     private volatile String baseUrl;
 
-    private record Pending(ExecRequest request, long expiresNanos) {
+    private record Pending<T>(T request, long expiresNanos) {
     }
 
-    private StreamingServer(ExecBackend exec) {
+    private StreamingServer(ExecBackend exec, PortForwardBackend ports) {
         this.exec = exec;
+        this.ports = ports;
     }
 
-    /** Serves on {@code address} (port 0: any free port). */
+    /** Serves Exec on {@code address} (port 0: any free port); PortForward is UNIMPLEMENTED. */
     public static StreamingServer start(InetSocketAddress address, ExecBackend exec) throws IOException {
-        StreamingServer server = new StreamingServer(exec);
+        return start(address, exec, null);
+    }
+
+    /** Serves Exec and, when {@code ports} is given, PortForward on {@code address} (port 0: any free port). */
+    public static StreamingServer start(InetSocketAddress address, ExecBackend exec, PortForwardBackend ports)
+            throws IOException {
+        StreamingServer server = new StreamingServer(exec, ports);
         try {
             server.channel = new ServerBootstrap().group(server.boss, server.workers).channel(EpollServerSocketChannel.class)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -92,17 +104,7 @@ public final class StreamingServer implements StreamingBackend, AutoCloseable {
     @Override
     public String execUrl(ExecRequest request) {
         exec.checkExec(request);
-        long now = System.nanoTime();
-        pending.values().removeIf(p -> now - p.expiresNanos() > 0);
-        if (pending.size() >= MAX_PENDING) {
-            throw new CriException(CriException.Reason.RESOURCE_EXHAUSTED, MAX_PENDING + " exec sessions are waiting "
-                    + "for their client; try again once some connected or expired");
-        }
-        byte[] bytes = new byte[16];
-        random.nextBytes(bytes);
-        String token = HexFormat.of().formatHex(bytes);
-        pending.put(token, new Pending(request, now + TOKEN_TTL.toNanos()));
-        return baseUrl + "/exec/" + token;
+        return baseUrl + "/exec/" + register(execs, request);
     }
 
     @Override
@@ -113,16 +115,48 @@ public final class StreamingServer implements StreamingBackend, AutoCloseable {
 
     @Override
     public String portForwardUrl(PortForwardRequest request) {
-        throw CriException.unimplemented("PortForward (kubectl port-forward) is not supported by Flotilla yet");
+        if (ports == null) {
+            throw CriException.unimplemented("PortForward (kubectl port-forward) is not served by this node");
+        }
+        ports.checkPortForward(request);
+        return baseUrl + "/portforward/" + register(forwards, request);
     }
 
-    /** The request a token stands for, once: empty when unknown or expired. */
-    Optional<ExecRequest> take(String token) {
-        Pending p = pending.remove(token);
+    private <T> String register(Map<String, Pending<T>> pending, T request) {
+        long now = System.nanoTime();
+        execs.values().removeIf(p -> now - p.expiresNanos() > 0);
+        forwards.values().removeIf(p -> now - p.expiresNanos() > 0);
+        if (execs.size() + forwards.size() >= MAX_PENDING) {
+            throw new CriException(CriException.Reason.RESOURCE_EXHAUSTED, MAX_PENDING + " streaming sessions are "
+                    + "waiting for their client; try again once some connected or expired");
+        }
+        byte[] bytes = new byte[16];
+        random.nextBytes(bytes);
+        String token = HexFormat.of().formatHex(bytes);
+        pending.put(token, new Pending<>(request, now + TOKEN_TTL.toNanos()));
+        return token;
+    }
+
+    /** The exec request a token stands for, once: empty when unknown or expired. */
+    Optional<ExecRequest> takeExec(String token) {
+        return take(execs, token);
+    }
+
+    /** The port-forward request a token stands for, once: empty when unknown or expired. */
+    Optional<PortForwardRequest> takePortForward(String token) {
+        return take(forwards, token);
+    }
+
+    private static <T> Optional<T> take(Map<String, Pending<T>> pending, String token) {
+        Pending<T> p = pending.remove(token);
         if (p == null || System.nanoTime() - p.expiresNanos() > 0) {
             return Optional.empty();
         }
         return Optional.of(p.request());
+    }
+
+    PortForwardBackend ports() {
+        return ports;
     }
 
     ExecBackend exec() {

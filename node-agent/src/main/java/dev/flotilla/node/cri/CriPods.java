@@ -14,6 +14,7 @@ import dev.flotilla.contract.v1.VmState;
 import dev.flotilla.cri.CriException;
 import dev.flotilla.cri.backend.ContainerBackend;
 import dev.flotilla.cri.backend.ExecBackend;
+import dev.flotilla.cri.backend.PortForwardBackend;
 import dev.flotilla.cri.backend.PodSandboxBackend;
 import dev.flotilla.cri.logs.ContainerLogs;
 import dev.flotilla.cri.logs.CriLogWriter;
@@ -40,6 +41,7 @@ import dev.flotilla.cri.v1.PodSandbox;
 import dev.flotilla.cri.v1.PodSandboxAttributes;
 import dev.flotilla.cri.v1.PodSandboxConfig;
 import dev.flotilla.cri.v1.PodSandboxNetworkStatus;
+import dev.flotilla.cri.v1.PortForwardRequest;
 import dev.flotilla.cri.v1.PodSandboxState;
 import dev.flotilla.cri.v1.PodSandboxStats;
 import dev.flotilla.cri.v1.PodSandboxStatus;
@@ -61,6 +63,9 @@ import dev.flotilla.vmm.MicroVm;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -84,7 +89,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>CRI state (metadata, labels, container states) is kept in memory: after an agent restart the VMs are gone
  * anyway, the pods' sandboxes are removed at start and the kubelet creates the pods again.
  */
-public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecBackend {
+public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecBackend, PortForwardBackend {
     private static final Logger LOG = Logger.getLogger(CriPods.class);
     private static final long MIB = 1024 * 1024;
     /** After SIGKILL, how long a container's exit may take to reach us before StopContainer gives up. */
@@ -767,6 +772,41 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
                 call(() -> sandbox.signal(c.agentId, execId, 9));
             }
         };
+    }
+
+    @Override
+    public void checkPortForward(PortForwardRequest request) {
+        podAddress(request.getPodSandboxId());
+    }
+
+    /**
+     * kubectl port-forward: the pod's microVM on the node's network (its tap on the agent's bridge), so a forwarded
+     * connection reaches whatever listens on that port in any of the pod's containers (they share the VM's network).
+     */
+    @Override
+    public InetSocketAddress target(String podSandboxId, int port) {
+        return new InetSocketAddress(podAddress(podSandboxId), port);
+    }
+
+    private InetAddress podAddress(String podSandboxId) {
+        Pod pod = pods.get(podSandboxId);
+        if (pod == null) {
+            throw CriException.notFound("no pod sandbox with id " + podSandboxId + " exists on this node");
+        }
+        if (state(pod) != PodSandboxState.SANDBOX_READY) {
+            throw CriException.failedPrecondition("pod sandbox " + podSandboxId + " is not ready; port forwarding needs "
+                    + "its microVM running");
+        }
+        String address = manager.find(podSandboxId).map(Sandbox::toRecord).map(SandboxRecord::network)
+                .map(SandboxRecord.NetAttachment::address).orElseThrow(() -> CriException.failedPrecondition(
+                        "pod sandbox " + podSandboxId + " has no network to forward ports to (the node agent runs "
+                                + "with flotilla.node.network.enabled=false, or the tiny guest has no NIC)"));
+        try {
+            return InetAddress.getByName(address);
+        } catch (UnknownHostException e) {
+            throw new CriException(CriException.Reason.INTERNAL, "pod sandbox " + podSandboxId + " has an address "
+                    + "that is not one: " + address, e);
+        }
     }
 
     private interface AgentCall {

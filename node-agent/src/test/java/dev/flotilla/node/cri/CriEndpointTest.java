@@ -273,6 +273,12 @@ class CriEndpointTest {
                 .setContainerId(unknown).build()));
         assertCode(Status.Code.NOT_FOUND, () -> runtime.updateContainerResources(UpdateContainerResourcesRequest
                 .newBuilder().setContainerId(unknown).build()));
+        assertCode(Status.Code.NOT_FOUND, () -> runtime.exec(ExecRequest.newBuilder().setContainerId(unknown)
+                .addCmd("sh").setStdout(true).build()));
+        assertCode(Status.Code.NOT_FOUND, () -> runtime.portForward(PortForwardRequest.newBuilder()
+                .setPodSandboxId(unknown).addPort(80).build()));
+        assertCode(Status.Code.UNIMPLEMENTED, () -> runtime.attach(AttachRequest.newBuilder().setContainerId(unknown)
+                .setStdout(true).build()));
         assertCode(Status.Code.INVALID_ARGUMENT, () -> runtime.podSandboxStatus(PodSandboxStatusRequest.newBuilder()
                 .setPodSandboxId("not-an-id").build()));
         // Removal is idempotent.
@@ -293,6 +299,10 @@ class CriEndpointTest {
             assertTrue(e.getStatus().getDescription().contains("tiny guest"), e.getStatus().getDescription());
             assertTrue(runtime.listContainers(ListContainersRequest.newBuilder().setFilter(ContainerFilter
                     .newBuilder().setPodSandboxId(id)).build()).getContainersList().isEmpty());
+            // A tiny pod without the agent's network has nothing to forward ports to: said, not a URL.
+            StatusRuntimeException ports = assertCode(Status.Code.FAILED_PRECONDITION, () -> runtime.portForward(
+                    PortForwardRequest.newBuilder().setPodSandboxId(id).addPort(80).build()));
+            assertTrue(ports.getStatus().getDescription().contains("no network"), ports.getStatus().getDescription());
             // The name was not kept: the same request fails the same way, not with ALREADY_EXISTS.
             assertCode(Status.Code.FAILED_PRECONDITION, () -> runtime.createContainer(CreateContainerRequest
                     .newBuilder().setPodSandboxId(id).setConfig(container("app")).setSandboxConfig(config).build()));

@@ -1,6 +1,9 @@
 package dev.flotilla.cri.streaming;
 
+import dev.flotilla.cri.CriException;
+import dev.flotilla.cri.backend.PortForwardBackend;
 import dev.flotilla.cri.v1.ExecRequest;
+import dev.flotilla.cri.v1.PortForwardRequest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -12,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
@@ -29,20 +33,35 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * kubectl itself as the client: {@code kubectl exec} talks to a stand-in for the API server and the kubelet
- * ({@link KubeletStandIn}: it answers the pod lookup, then does what the kubelet does with an exec, calls Exec and
- * relays the upgraded connection byte for byte to the URL it got), so the streaming server meets the real Go
- * client of both protocols: WebSocket (kubectl's default) and SPDY (what the API server speaks to kubelets).
+ * kubectl itself as the client: {@code kubectl exec} and {@code kubectl port-forward} talk to a stand-in for the API
+ * server and the kubelet ({@link KubeletStandIn}: it answers the pod lookup, then does what the kubelet does, calls
+ * Exec or PortForward and relays the upgraded connection byte for byte to the URL it got), so the streaming server
+ * meets the real Go client of both exec protocols (WebSocket, kubectl's default, and SPDY, what the API server speaks
+ * to kubelets) and of port forwarding (SPDY).
  */
-class KubectlExecTest {
+class KubectlStreamingTest {
     private static final Path KUBECTL = Path.of("/usr/bin/kubectl");
     private static StreamingServer server;
     private static KubeletStandIn kubelet;
+    private static PongServer pod;
 
     @BeforeAll
     static void start() throws IOException {
         assumeTrue(Files.isExecutable(KUBECTL), "needs kubectl (" + KUBECTL + ")");
-        server = StreamingServer.start(StreamingServer.loopback(0), new LocalProcessExec());
+        pod = new PongServer();
+        server = StreamingServer.start(StreamingServer.loopback(0), new LocalProcessExec(), new PortForwardBackend() {
+            @Override
+            public void checkPortForward(PortForwardRequest request) {
+            }
+
+            @Override
+            public InetSocketAddress target(String podSandboxId, int port) {
+                if (!podSandboxId.equals("p1") || port != 8080) {
+                    throw CriException.failedPrecondition("pod " + podSandboxId + " has nothing on port " + port);
+                }
+                return new InetSocketAddress(InetAddress.getLoopbackAddress(), pod.port());
+            }
+        });
         kubelet = new KubeletStandIn(server);
     }
 
@@ -51,6 +70,7 @@ class KubectlExecTest {
         if (kubelet != null) {
             kubelet.close();
             server.close();
+            pod.close();
         }
     }
 
@@ -77,6 +97,114 @@ class KubectlExecTest {
         assertTrue(run.stderr().contains("oops"), run.stderr());
         assertEquals(5, run.exitCode(), run.stderr());
         assertTrue(kubelet.protocols.contains("spdy/3.1"), kubelet.protocols.toString());
+    }
+
+    @Test
+    void kubectlPortForward_relaysEachConnectionToThePodsPort(@TempDir Path home) throws Exception {
+        try (Forwarding forward = portForward(home, 8080)) {
+            for (String word : List.of("ping", "again")) {
+                assertEquals("pong " + word + "\n", forward.exchange(word + "\n"), "kubectl said: " + forward.said);
+            }
+            assertTrue(kubelet.protocols.contains("spdy/3.1"), kubelet.protocols.toString());
+        }
+    }
+
+    @Test
+    void kubectlPortForward_toAPortThePodDoesNotServe_reportsTheReason(@TempDir Path home) throws Exception {
+        try (Forwarding forward = portForward(home, 9999)) {
+            assertEquals("", forward.exchange("ping\n"), "nothing comes back");
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!forward.said.toString().contains("has nothing on port 9999") && System.nanoTime() < until) {
+                Thread.sleep(50);
+            }
+            assertTrue(forward.said.toString().contains("pod p1 has nothing on port 9999"), forward.said.toString());
+        }
+    }
+
+    /** A running {@code kubectl port-forward pod/web LOCAL:port} and what it printed. */
+    record Forwarding(Process process, int local, StringBuffer said) implements AutoCloseable {
+        /** One connection through the forwarded port: sends {@code text}, returns all that came back. */
+        String exchange(String text) throws IOException {
+            try (Socket connection = new Socket(InetAddress.getLoopbackAddress(), local)) {
+                connection.setSoTimeout(30_000);
+                connection.getOutputStream().write(text.getBytes(StandardCharsets.UTF_8));
+                connection.shutdownOutput();
+                try {
+                    return new String(connection.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (java.net.SocketTimeoutException e) {
+                    throw new AssertionError("no end of the answer through the forwarded port; kubectl said: " + said, e);
+                }
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static Forwarding portForward(Path home, int podPort) throws Exception {
+        int local;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            local = free.getLocalPort();
+        }
+        Path kubeconfig = Files.writeString(home.resolve("kubeconfig"), "");
+        ProcessBuilder builder = new ProcessBuilder(KUBECTL.toString(), "--kubeconfig=" + kubeconfig,
+                "--server=http://127.0.0.1:" + kubelet.port(), "--namespace=default", "port-forward", "pod/web",
+                local + ":" + podPort).redirectErrorStream(true);
+        builder.environment().put("HOME", home.toString());
+        Process process = builder.start();
+        java.io.BufferedReader output = new java.io.BufferedReader(new java.io.InputStreamReader(
+                process.getInputStream(), StandardCharsets.UTF_8));
+        String first = output.readLine();
+        assertTrue(first != null && first.contains("Forwarding from 127.0.0.1:" + local), String.valueOf(first));
+        StringBuffer said = new StringBuffer(first).append('\n');
+        Thread.ofVirtual().start(() -> {
+            try {
+                String next;
+                while ((next = output.readLine()) != null) {
+                    said.append(next).append('\n');
+                }
+            } catch (IOException ignored) {
+                // kubectl ended
+            }
+        });
+        return new Forwarding(process, local, said);
+    }
+
+    /** The pod's service: answers each connection's line with "pong <line>", then closes. */
+    static final class PongServer implements AutoCloseable {
+        private final ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+
+        PongServer() throws IOException {
+            Thread.ofVirtual().start(() -> {
+                while (!socket.isClosed()) {
+                    try {
+                        Socket client = socket.accept();
+                        Thread.ofVirtual().start(() -> {
+                            try (client) {
+                                String text = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                                client.getOutputStream().write(("pong " + text).getBytes(StandardCharsets.UTF_8));
+                            } catch (IOException ignored) {
+                                // the client went away
+                            }
+                        });
+                    } catch (IOException closed) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        int port() {
+            return socket.getLocalPort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
     }
 
     private static Run kubectl(Path home, Map<String, String> env, String stdin, String... args) throws Exception {
@@ -156,7 +284,16 @@ class KubectlExecTest {
                                 {"kind":"Pod","apiVersion":"v1","metadata":{"name":"web","namespace":"default"},\
                                 "spec":{"containers":[{"name":"app","image":"busybox"}]},"status":{"phase":"Running"}}""");
                     } else if (target.getPath().equals("/api/v1/namespaces/default/pods/web/exec")) {
-                        relayExec(line[0], target, head, in, out);
+                        relay(line[0], URI.create(streaming.execUrl(execRequest(target))), head, in, out);
+                        return;
+                    } else if (target.getPath().equals("/api/v1/namespaces/default/pods/web/portforward")) {
+                        PortForwardRequest.Builder ports = PortForwardRequest.newBuilder().setPodSandboxId("p1");
+                        for (String pair : target.getRawQuery() == null ? new String[0] : target.getRawQuery().split("&")) {
+                            if (pair.startsWith("ports=")) {
+                                ports.addPort(Integer.parseInt(pair.substring("ports=".length())));
+                            }
+                        }
+                        relay(line[0], URI.create(streaming.portForwardUrl(ports.build())), head, in, out);
                         return;
                     } else {
                         respond(out, 404, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"code\":404}");
@@ -167,9 +304,8 @@ class KubectlExecTest {
             }
         }
 
-        /** What the kubelet does: Exec with the client's options, then the upgraded connection relayed as is. */
-        private void relayExec(String method, URI target, List<String> head, InputStream in, OutputStream out)
-                throws IOException {
+        /** The Exec call the kubelet makes for the client's options. */
+        private static ExecRequest execRequest(URI target) {
             ExecRequest.Builder exec = ExecRequest.newBuilder().setContainerId("c1");
             for (String pair : target.getRawQuery().split("&")) {
                 String[] kv = pair.split("=", 2);
@@ -183,7 +319,11 @@ class KubectlExecTest {
                     default -> { }
                 }
             }
-            URI url = URI.create(streaming.execUrl(exec.build()));
+            return exec.build();
+        }
+
+        /** What the kubelet does with the URL it got: the client's upgraded connection relayed as is. */
+        private void relay(String method, URI url, List<String> head, InputStream in, OutputStream out) throws IOException {
             try (Socket backend = new Socket(url.getHost(), url.getPort())) {
                 StringBuilder request = new StringBuilder(method + " " + url.getRawPath() + " HTTP/1.1\r\n");
                 for (String header : head.subList(1, head.size())) {
