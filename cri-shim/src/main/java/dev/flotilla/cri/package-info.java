@@ -13,9 +13,9 @@
  *   <li>{@code backend}: the seam. The node-agent implements these interfaces with its sandbox runtime (VMs,
  *       guest agent, CNI) and its image store. Until a part is attached, the calls
  *       needing it answer UNIMPLEMENTED.</li>
- *   <li>{@code streaming}: the kubelet's streaming server for Exec (SPDY/3.1 and WebSocket upgrades) and
- *       PortForward (SPDY/3.1), one-time URLs; commands run through {@link dev.flotilla.cri.backend.ExecBackend},
- *       connections go where {@link dev.flotilla.cri.backend.PortForwardBackend} says.</li>
+ *   <li>{@code streaming}: the kubelet's streaming server for Exec and Attach (SPDY/3.1 and WebSocket upgrades)
+ *       and PortForward (SPDY/3.1), one-time URLs; through {@link dev.flotilla.cri.backend.ExecBackend},
+ *       {@link dev.flotilla.cri.backend.AttachBackend} and {@link dev.flotilla.cri.backend.PortForwardBackend}.</li>
  *   <li>{@code logs}: the CRI log file format (used by the container backend) and ReopenContainerLog.</li>
  *   <li>{@code network}: the NetworkReady condition from the node's CNI configuration.</li>
  * </ul>

@@ -1,7 +1,9 @@
 package dev.flotilla.cri.streaming;
 
 import dev.flotilla.cri.CriException;
+import dev.flotilla.cri.backend.AttachBackend;
 import dev.flotilla.cri.backend.ExecBackend;
+import dev.flotilla.cri.v1.AttachRequest;
 import dev.flotilla.cri.v1.ExecRequest;
 
 import java.util.List;
@@ -13,9 +15,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * One exec between a connected client and the backend, whatever the wire protocol: the client's input goes to the
- * process in order on a virtual thread of its own (the backend may block), the process's output and end go to the
- * {@link Transport}. The end is reported once, as the Kubernetes {@code Status} the v4/v5 channel protocols carry
+ * One exec or attach between a connected client and the backend, whatever the wire protocol: the client's input goes
+ * to the process in order on a virtual thread of its own (the backend may block), the process's output and end go to
+ * the {@link Transport}. The end is reported once, as the Kubernetes {@code Status} the v4/v5 channel protocols carry
  * on their error stream.
  */
 final class ExecSession implements ExecBackend.ExecOutput {
@@ -31,17 +33,42 @@ final class ExecSession implements ExecBackend.ExecOutput {
         void finish(String statusJson);
     }
 
-    private final ExecBackend backend;
-    private final ExecRequest request;
+    /** Which streams the client asked for. */
+    record Streams(boolean stdin, boolean stdout, boolean stderr, boolean tty) {
+    }
+
+    /** Starts the process (exec) or joins it (attach) once the client is connected. */
+    interface Starter {
+        ExecBackend.ExecProcess start(ExecBackend.ExecOutput output);
+    }
+
+    private final Starter starter;
+    private final Streams streams;
+    private final String what;
+    private final List<String> command;
     private volatile Transport transport;
     private final ExecutorService input = Executors.newSingleThreadExecutor(Thread.ofVirtual().name("cri-exec-input").factory());
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean finished = new AtomicBoolean();
     private volatile ExecBackend.ExecProcess process;
 
-    ExecSession(ExecBackend backend, ExecRequest request) {
-        this.backend = backend;
-        this.request = request;
+    static ExecSession exec(ExecBackend backend, ExecRequest request) {
+        return new ExecSession(output -> backend.startExec(request, output), new Streams(request.getStdin(),
+                request.getStdout(), request.getStderr(), request.getTty()),
+                "exec in container " + request.getContainerId(), request.getCmdList());
+    }
+
+    static ExecSession attach(AttachBackend backend, AttachRequest request) {
+        return new ExecSession(output -> backend.startAttach(request, output), new Streams(request.getStdin(),
+                request.getStdout(), request.getStderr(), request.getTty()),
+                "attach to container " + request.getContainerId(), List.of("attach"));
+    }
+
+    ExecSession(Starter starter, Streams streams, String what, List<String> command) {
+        this.starter = starter;
+        this.streams = streams;
+        this.what = what;
+        this.command = List.copyOf(command);
     }
 
     /** The wire side, set once before {@link #start}. */
@@ -49,8 +76,8 @@ final class ExecSession implements ExecBackend.ExecOutput {
         this.transport = wire;
     }
 
-    ExecRequest request() {
-        return request;
+    Streams streams() {
+        return streams;
     }
 
     /** Starts the command (once every stream the request asked for is connected). */
@@ -60,11 +87,11 @@ final class ExecSession implements ExecBackend.ExecOutput {
         }
         input.execute(() -> {
             try {
-                process = backend.startExec(request, this);
+                process = starter.start(this);
             } catch (CriException e) {
                 end(failureStatus(e.getMessage()));
             } catch (RuntimeException e) {
-                LOG.log(Level.WARNING, "exec in container " + request.getContainerId() + " could not start", e);
+                LOG.log(Level.WARNING, what + " could not start", e);
                 end(failureStatus("the command could not start: " + e));
             }
         });
@@ -144,7 +171,7 @@ final class ExecSession implements ExecBackend.ExecOutput {
 
     @Override
     public void exited(int exitCode) {
-        end(exitCode == 0 ? SUCCESS : exitStatus(exitCode, request.getCmdList()));
+        end(exitCode == 0 ? SUCCESS : exitStatus(exitCode, command));
     }
 
     @Override

@@ -24,7 +24,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * An exec over SPDY/3.1 with the {@code v4.channel.k8s.io} protocol, as the kubelet proxies it: the client opens one
+ * An exec or attach over SPDY/3.1 with the {@code v4.channel.k8s.io} protocol, as the kubelet proxies it: the client opens one
  * stream per channel, named by its {@code streamtype} header (error, stdin, stdout, stderr, resize); the command
  * starts once every stream the request asked for is open. Output goes out as data on the stdout/stderr streams, the
  * final {@code Status} as JSON on the error stream, then every stream is closed and the connection with them.
@@ -44,18 +44,18 @@ final class SpdyExecHandler extends ChannelInboundHandlerAdapter implements Exec
 
     SpdyExecHandler(ExecSession session) {
         this.session = session;
-        var r = session.request();
+        var r = session.streams();
         expected.add("error");
-        if (r.getStdin()) {
+        if (r.stdin()) {
             expected.add("stdin");
         }
-        if (r.getStdout()) {
+        if (r.stdout()) {
             expected.add("stdout");
         }
-        if (r.getStderr() && !r.getTty()) {
+        if (r.stderr() && !r.tty()) {
             expected.add("stderr");
         }
-        if (r.getTty()) {
+        if (r.tty()) {
             expected.add("resize");
         }
     }

@@ -1,6 +1,5 @@
 package dev.flotilla.cri.streaming;
 
-import dev.flotilla.cri.v1.ExecRequest;
 import dev.flotilla.cri.v1.PortForwardRequest;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -30,7 +29,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The HTTP request of a streaming client: {@code /exec/<token>} with an upgrade to SPDY/3.1 or WebSocket, or
+ * The HTTP request of a streaming client: {@code /exec/<token>} or {@code /attach/<token>} with an upgrade to
+ * SPDY/3.1 or WebSocket, or
  * {@code /portforward/<token>} with an upgrade to SPDY/3.1. Anything
  * else gets a plain-text 4xx saying what was wrong, and the connection closes.
  */
@@ -49,10 +49,11 @@ final class StreamingRequestHandler extends SimpleChannelInboundHandler<FullHttp
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
         String path = request.uri().replaceFirst("\\?.*", "");
         boolean exec = path.startsWith("/exec/");
+        boolean attach = path.startsWith("/attach/");
         boolean forward = path.startsWith("/portforward/");
-        if (!(exec || forward) || !(HttpMethod.GET.equals(request.method()) || HttpMethod.POST.equals(request.method()))) {
+        if (!(exec || attach || forward) || !(HttpMethod.GET.equals(request.method()) || HttpMethod.POST.equals(request.method()))) {
             refuse(ctx, HttpResponseStatus.NOT_FOUND, "no such streaming endpoint: " + request.method() + " " + path
-                    + " (sessions are at the URL the Exec or PortForward call answered)");
+                    + " (sessions are at the URL the Exec, Attach or PortForward call answered)");
             return;
         }
         String upgrade = request.headers().get(HttpHeaderNames.UPGRADE, "");
@@ -79,8 +80,8 @@ final class StreamingRequestHandler extends SimpleChannelInboundHandler<FullHttp
             return;
         }
         if (!websocket && !spdy) {
-            refuse(ctx, HttpResponseStatus.BAD_REQUEST, "an exec session needs a connection upgrade to SPDY/3.1 or "
-                    + "websocket (kubectl exec, crictl exec)");
+            refuse(ctx, HttpResponseStatus.BAD_REQUEST, "an exec or attach session needs a connection upgrade to "
+                    + "SPDY/3.1 or websocket (kubectl exec, kubectl attach)");
             return;
         }
         List<String> offered = offeredProtocols(request, websocket);
@@ -94,13 +95,16 @@ final class StreamingRequestHandler extends SimpleChannelInboundHandler<FullHttp
                     + WebSocketExecHandler.V4 + ")");
             return;
         }
-        Optional<ExecRequest> execRequest = server.takeExec(path.substring("/exec/".length()));
-        if (execRequest.isEmpty()) {
-            refuse(ctx, HttpResponseStatus.NOT_FOUND, "unknown or expired exec session (a URL is good once, within "
-                    + StreamingServer.TOKEN_TTL.toSeconds() + " s of the Exec call)");
+        Optional<ExecSession> found = exec
+                ? server.takeExec(path.substring("/exec/".length())).map(r -> ExecSession.exec(server.exec(), r))
+                : server.takeAttach(path.substring("/attach/".length())).map(r -> ExecSession.attach(server.attach(), r));
+        if (found.isEmpty()) {
+            refuse(ctx, HttpResponseStatus.NOT_FOUND, "unknown or expired " + (exec ? "exec" : "attach") + " session "
+                    + "(a URL is good once, within " + StreamingServer.TOKEN_TTL.toSeconds() + " s of the "
+                    + (exec ? "Exec" : "Attach") + " call)");
             return;
         }
-        ExecSession session = new ExecSession(server.exec(), execRequest.get());
+        ExecSession session = found.get();
         if (websocket) {
             upgradeWebSocket(ctx, request, session, protocol.get());
         } else {

@@ -1,6 +1,7 @@
 package dev.flotilla.cri.streaming;
 
 import dev.flotilla.cri.CriException;
+import dev.flotilla.cri.backend.AttachBackend;
 import dev.flotilla.cri.backend.ExecBackend;
 import dev.flotilla.cri.backend.PortForwardBackend;
 import dev.flotilla.cri.backend.StreamingBackend;
@@ -35,7 +36,8 @@ import java.util.concurrent.TimeUnit;
  * in its container through the {@link ExecBackend} for as long as the connection lives. PortForward likewise
  * answers {@code /portforward/<token>} (SPDY/3.1, {@code portforward.k8s.io}): each connection the client opens is
  * relayed to the pod's port as the {@link PortForwardBackend} gives it. A token is good for one connection within
- * {@link #TOKEN_TTL}, as with the kubelet's own server. Attach is not served yet.
+ * {@link #TOKEN_TTL}, as with the kubelet's own server. Attach answers {@code /attach/<token>} with the same
+ * protocols as Exec, joining the container's main process through the {@link AttachBackend}.
  *
  * <p>Plain HTTP on the address given (loopback by default, like containerd's): the kubelet on the same node is the
  * client, and the token is the only credential, so do not bind it to a reachable address on an untrusted network.
@@ -47,10 +49,12 @@ public final class StreamingServer implements StreamingBackend, AutoCloseable {
 
     private final ExecBackend exec;
     private final PortForwardBackend ports;
+    private final AttachBackend attach;
     private final EventLoopGroup boss = new EpollEventLoopGroup(1);
     private final EventLoopGroup workers = new EpollEventLoopGroup(2);
     private final Map<String, Pending<ExecRequest>> execs = new ConcurrentHashMap<>();
     private final Map<String, Pending<PortForwardRequest>> forwards = new ConcurrentHashMap<>();
+    private final Map<String, Pending<AttachRequest>> attaches = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
     private volatile Channel channel;
     private volatile String baseUrl;
@@ -58,20 +62,24 @@ public final class StreamingServer implements StreamingBackend, AutoCloseable {
     private record Pending<T>(T request, long expiresNanos) {
     }
 
-    private StreamingServer(ExecBackend exec, PortForwardBackend ports) {
+    private StreamingServer(ExecBackend exec, PortForwardBackend ports, AttachBackend attach) {
         this.exec = exec;
         this.ports = ports;
+        this.attach = attach;
     }
 
-    /** Serves Exec on {@code address} (port 0: any free port); PortForward is UNIMPLEMENTED. */
+    /** Serves Exec on {@code address} (port 0: any free port); PortForward and Attach are UNIMPLEMENTED. */
     public static StreamingServer start(InetSocketAddress address, ExecBackend exec) throws IOException {
-        return start(address, exec, null);
+        return start(address, exec, null, null);
     }
 
-    /** Serves Exec and, when {@code ports} is given, PortForward on {@code address} (port 0: any free port). */
-    public static StreamingServer start(InetSocketAddress address, ExecBackend exec, PortForwardBackend ports)
-            throws IOException {
-        StreamingServer server = new StreamingServer(exec, ports);
+    /**
+     * Serves Exec and, when their backends are given, PortForward and Attach on {@code address} (port 0: any free
+     * port).
+     */
+    public static StreamingServer start(InetSocketAddress address, ExecBackend exec, PortForwardBackend ports,
+                                        AttachBackend attach) throws IOException {
+        StreamingServer server = new StreamingServer(exec, ports, attach);
         try {
             server.channel = new ServerBootstrap().group(server.boss, server.workers).channel(EpollServerSocketChannel.class)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -109,8 +117,12 @@ public final class StreamingServer implements StreamingBackend, AutoCloseable {
 
     @Override
     public String attachUrl(AttachRequest request) {
-        throw CriException.unimplemented("Attach (kubectl attach) is not supported by Flotilla yet; kubectl exec and "
-                + "kubectl logs work");
+        if (attach == null) {
+            throw CriException.unimplemented("Attach (kubectl attach) is not served by this node; kubectl exec and "
+                    + "kubectl logs work");
+        }
+        attach.checkAttach(request);
+        return baseUrl + "/attach/" + register(attaches, request);
     }
 
     @Override
@@ -126,7 +138,8 @@ public final class StreamingServer implements StreamingBackend, AutoCloseable {
         long now = System.nanoTime();
         execs.values().removeIf(p -> now - p.expiresNanos() > 0);
         forwards.values().removeIf(p -> now - p.expiresNanos() > 0);
-        if (execs.size() + forwards.size() >= MAX_PENDING) {
+        attaches.values().removeIf(p -> now - p.expiresNanos() > 0);
+        if (execs.size() + forwards.size() + attaches.size() >= MAX_PENDING) {
             throw new CriException(CriException.Reason.RESOURCE_EXHAUSTED, MAX_PENDING + " streaming sessions are "
                     + "waiting for their client; try again once some connected or expired");
         }
@@ -145,6 +158,15 @@ public final class StreamingServer implements StreamingBackend, AutoCloseable {
     /** The port-forward request a token stands for, once: empty when unknown or expired. */
     Optional<PortForwardRequest> takePortForward(String token) {
         return take(forwards, token);
+    }
+
+    /** The attach request a token stands for, once: empty when unknown or expired. */
+    Optional<AttachRequest> takeAttach(String token) {
+        return take(attaches, token);
+    }
+
+    AttachBackend attach() {
+        return attach;
     }
 
     private static <T> Optional<T> take(Map<String, Pending<T>> pending, String token) {

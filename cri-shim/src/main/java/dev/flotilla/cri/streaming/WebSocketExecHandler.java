@@ -18,7 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * An exec over WebSocket with the {@code v5.channel.k8s.io} or {@code v4.channel.k8s.io} protocol: every binary
+ * An exec or attach over WebSocket with the {@code v5.channel.k8s.io} or {@code v4.channel.k8s.io} protocol: every binary
  * message starts with its channel number (0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize); in v5 the message
  * {@code [255, channel]} closes a channel (the client's end of stdin). The final {@code Status} goes out on channel
  * 3, then a normal close.
@@ -75,7 +75,7 @@ final class WebSocketExecHandler extends ChannelInboundHandlerAdapter implements
         int channel = content.readUnsignedByte();
         switch (channel) {
             case STDIN -> {
-                if (content.isReadable() && session.request().getStdin()) {
+                if (content.isReadable() && session.streams().stdin()) {
                     byte[] bytes = ByteBufUtil.getBytes(content);
                     ctx.channel().config().setAutoRead(false);
                     session.stdin(bytes, () -> ctx.channel().config().setAutoRead(true));

@@ -2,6 +2,7 @@ package dev.flotilla.cri.streaming;
 
 import dev.flotilla.cri.CriException;
 import dev.flotilla.cri.backend.PortForwardBackend;
+import dev.flotilla.cri.v1.AttachRequest;
 import dev.flotilla.cri.v1.ExecRequest;
 import dev.flotilla.cri.v1.PortForwardRequest;
 import org.junit.jupiter.api.AfterAll;
@@ -44,12 +45,14 @@ class KubectlStreamingTest {
     private static StreamingServer server;
     private static KubeletStandIn kubelet;
     private static PongServer pod;
+    private static LocalProcessExec processes;
 
     @BeforeAll
     static void start() throws IOException {
         assumeTrue(Files.isExecutable(KUBECTL), "needs kubectl (" + KUBECTL + ")");
         pod = new PongServer();
-        server = StreamingServer.start(StreamingServer.loopback(0), new LocalProcessExec(), new PortForwardBackend() {
+        processes = new LocalProcessExec();
+        server = StreamingServer.start(StreamingServer.loopback(0), processes, new PortForwardBackend() {
             @Override
             public void checkPortForward(PortForwardRequest request) {
             }
@@ -61,7 +64,7 @@ class KubectlStreamingTest {
                 }
                 return new InetSocketAddress(InetAddress.getLoopbackAddress(), pod.port());
             }
-        });
+        }, processes);
         kubelet = new KubeletStandIn(server);
     }
 
@@ -97,6 +100,17 @@ class KubectlStreamingTest {
         assertTrue(run.stderr().contains("oops"), run.stderr());
         assertEquals(5, run.exitCode(), run.stderr());
         assertTrue(kubelet.protocols.contains("spdy/3.1"), kubelet.protocols.toString());
+    }
+
+    @Test
+    void kubectlAttach_joinsTheRunningMainProcess(@TempDir Path home) throws Exception {
+        processes.startMain("c1", List.of("sh", "-c", "read line; echo attached $line; echo bye >&2"));
+
+        Run run = kubectl(home, Map.of(), "hi\n", "attach", "-i", "web", "-c", "app");
+
+        assertEquals("attached hi\n", run.stdout(), run.stderr());
+        assertTrue(run.stderr().contains("bye"), run.stderr());
+        assertEquals(0, run.exitCode(), run.stderr());
     }
 
     @Test
@@ -285,6 +299,12 @@ class KubectlStreamingTest {
                                 "spec":{"containers":[{"name":"app","image":"busybox"}]},"status":{"phase":"Running"}}""");
                     } else if (target.getPath().equals("/api/v1/namespaces/default/pods/web/exec")) {
                         relay(line[0], URI.create(streaming.execUrl(execRequest(target))), head, in, out);
+                        return;
+                    } else if (target.getPath().equals("/api/v1/namespaces/default/pods/web/attach")) {
+                        ExecRequest options = execRequest(target);
+                        relay(line[0], URI.create(streaming.attachUrl(AttachRequest.newBuilder().setContainerId("c1")
+                                .setStdin(options.getStdin()).setStdout(options.getStdout()).setStderr(options.getStderr())
+                                .setTty(options.getTty()).build())), head, in, out);
                         return;
                     } else if (target.getPath().equals("/api/v1/namespaces/default/pods/web/portforward")) {
                         PortForwardRequest.Builder ports = PortForwardRequest.newBuilder().setPodSandboxId("p1");

@@ -59,9 +59,9 @@ public class CriEndpoint {
         }
         try {
             streaming = StreamingServer.start(new InetSocketAddress(cri.streamingAddress(), cri.streamingPort()), podBackend,
-                    podBackend);
+                    podBackend, podBackend);
         } catch (IOException e) {
-            throw new UncheckedIOException("the CRI streaming server (exec, port-forward) could not start (flotilla.node.cri.streaming-address "
+            throw new UncheckedIOException("the CRI streaming server (exec, attach, port-forward) could not start (flotilla.node.cri.streaming-address "
                     + cri.streamingAddress() + ", streaming-port " + cri.streamingPort() + "): " + e.getMessage(), e);
         }
         CriBackends backends = CriBackends.none().withImages(images).withSandboxes(podBackend)
@@ -74,7 +74,7 @@ public class CriEndpoint {
             throw new UncheckedIOException("the CRI endpoint could not start (flotilla.node.cri.socket = "
                     + cri.socket() + "): " + e.getMessage(), e);
         }
-        LOG.infof("CRI v1 on unix://%s: pod sandboxes boot the %s guest; exec and port-forward streams on %s", cri.socket(), cri.guest(),
+        LOG.infof("CRI v1 on unix://%s: pod sandboxes boot the %s guest; exec, attach and port-forward streams on %s", cri.socket(), cri.guest(),
                 streaming.address());
     }
 

@@ -13,6 +13,7 @@ import dev.flotilla.containers.ProcessTemplate;
 import dev.flotilla.contract.v1.VmState;
 import dev.flotilla.cri.CriException;
 import dev.flotilla.cri.backend.ContainerBackend;
+import dev.flotilla.cri.backend.AttachBackend;
 import dev.flotilla.cri.backend.ExecBackend;
 import dev.flotilla.cri.backend.PortForwardBackend;
 import dev.flotilla.cri.backend.PodSandboxBackend;
@@ -28,6 +29,7 @@ import dev.flotilla.cri.v1.ContainerStatus;
 import dev.flotilla.cri.v1.ContainerStatusResponse;
 import dev.flotilla.cri.v1.CpuUsage;
 import dev.flotilla.cri.v1.CreateContainerRequest;
+import dev.flotilla.cri.v1.AttachRequest;
 import dev.flotilla.cri.v1.ExecRequest;
 import dev.flotilla.cri.v1.ExecSyncResponse;
 import dev.flotilla.cri.v1.ImageSpec;
@@ -89,7 +91,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>CRI state (metadata, labels, container states) is kept in memory: after an agent restart the VMs are gone
  * anyway, the pods' sandboxes are removed at start and the kubelet creates the pods again.
  */
-public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecBackend, PortForwardBackend {
+public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecBackend, PortForwardBackend, AttachBackend {
     private static final Logger LOG = Logger.getLogger(CriPods.class);
     private static final long MIB = 1024 * 1024;
     /** After SIGKILL, how long a container's exit may take to reach us before StopContainer gives up. */
@@ -391,6 +393,8 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
         volatile String message = "";
         volatile CriLogWriter log;
         private volatile boolean logFailed;
+        /** Clients attached to the main process (kubectl attach): its output goes to them too. */
+        final List<ExecOutput> attached = new java.util.concurrent.CopyOnWriteArrayList<>();
         /** The limits in force in the guest: from CreateContainer, then each UpdateContainerResources. */
         volatile LinuxContainerResources resources;
 
@@ -413,6 +417,13 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
 
         @Override
         public void onOutput(Stream stream, byte[] data) {
+            for (ExecOutput client : attached) {
+                if (stream == Stream.STDERR) {
+                    client.stderr(data);
+                } else {
+                    client.stdout(data);
+                }
+            }
             CriLogWriter writer = log;
             if (writer == null || logFailed) {
                 return;
@@ -460,6 +471,9 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
             }
             closeLog(id);
             ended.complete(null);
+            // An attach ends well however the container ended, as with the kubelet.
+            attached.forEach(client -> client.exited(0));
+            attached.clear();
         }
 
         ContainerStatus status() {
@@ -526,6 +540,10 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
         try {
             var process = ProcessTemplate.kubernetes(sandbox.imageConfig(), cfg.getCommandList(), cfg.getArgsList(),
                     env, cfg.getWorkingDir());
+            if (cfg.getTty()) {
+                // kubectl run -t / a pod with tty: true: the main process gets a terminal, attach resizes it.
+                process = process.toBuilder().setTerminal(true).setTtyRows(24).setTtyCols(80).build();
+            }
             c.sandbox = sandbox;
             containers.put(containerId, c);
             sandbox.create(c.agentId, process, limits, c);
@@ -559,6 +577,10 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
                 c.log = logs.open(containerId, c.logPath.get());
             }
             c.sandbox.start(c.agentId);
+            if (!c.config.getStdin() && !c.config.getTty()) {
+                // stdin: false is an empty input, as Kubernetes promises (not a pipe nobody ever writes to).
+                c.sandbox.closeStdin(c.agentId, "");
+            }
             c.startedAt = nanos(Instant.now());
         } catch (IOException e) {
             c.startRequested.set(false);
@@ -770,6 +792,57 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
             @Override
             public void cancel() {
                 call(() -> sandbox.signal(c.agentId, execId, 9));
+            }
+        };
+    }
+
+    @Override
+    public void checkAttach(AttachRequest request) {
+        Ctr c = container(request.getContainerId());
+        if (c.state() != ContainerState.CONTAINER_RUNNING) {
+            throw CriException.failedPrecondition("container " + c.id + " is not running; Attach needs a running container");
+        }
+        if (request.getStdin() && !c.config.getStdin()) {
+            throw CriException.invalidArgument("container " + c.id + " was created without stdin (stdin: false), so "
+                    + "nothing can be attached to its input; attach without -i, or create it with stdin: true");
+        }
+        if (request.getTty() != c.config.getTty()) {
+            throw CriException.invalidArgument("container " + c.id + (c.config.getTty() ? " has" : " has no")
+                    + " terminal (tty: " + c.config.getTty() + "); attach with the same tty setting");
+        }
+    }
+
+    /** kubectl attach: the main process's output from now on, and its stdin if the container has one. */
+    @Override
+    public ExecProcess startAttach(AttachRequest request, ExecOutput output) {
+        checkAttach(request);
+        Ctr c = container(request.getContainerId());
+        c.attached.add(output);
+        if (c.ended.isDone() && c.attached.remove(output)) {
+            output.exited(0); // it ended meanwhile
+        }
+        return new ExecProcess() {
+            @Override
+            public void stdin(byte[] data) {
+                call(() -> c.sandbox.writeStdin(c.agentId, "", data));
+            }
+
+            @Override
+            public void closeStdin() {
+                if (c.config.getStdinOnce()) {
+                    call(() -> c.sandbox.closeStdin(c.agentId, ""));
+                }
+            }
+
+            @Override
+            public void resize(int columns, int rows) {
+                call(() -> c.sandbox.resizeTty(c.agentId, "", rows, columns));
+            }
+
+            @Override
+            public void cancel() {
+                c.attached.remove(output);
+                closeStdin(); // a stdin_once container's input ends with its first attach
             }
         };
     }

@@ -277,7 +277,7 @@ class CriEndpointTest {
                 .addCmd("sh").setStdout(true).build()));
         assertCode(Status.Code.NOT_FOUND, () -> runtime.portForward(PortForwardRequest.newBuilder()
                 .setPodSandboxId(unknown).addPort(80).build()));
-        assertCode(Status.Code.UNIMPLEMENTED, () -> runtime.attach(AttachRequest.newBuilder().setContainerId(unknown)
+        assertCode(Status.Code.NOT_FOUND, () -> runtime.attach(AttachRequest.newBuilder().setContainerId(unknown)
                 .setStdout(true).build()));
         assertCode(Status.Code.INVALID_ARGUMENT, () -> runtime.podSandboxStatus(PodSandboxStatusRequest.newBuilder()
                 .setPodSandboxId("not-an-id").build()));

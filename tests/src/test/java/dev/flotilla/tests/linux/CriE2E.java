@@ -31,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The kubelet's sequence against the packaged node agent's CRI socket, with a Linux pod: pull from a loopback
  * registry, run a pod sandbox, create and start a container, its output in the kubelet's log file in the CRI
- * format, ExecSync output and exit code, Exec through the streaming server (WebSocket), UpdateContainerResources (a memory limit that OOM-kills), removal of a
+ * format, ExecSync output and exit code, Exec and Attach through the streaming server (WebSocket), stdin: false as
+ * EOF, UpdateContainerResources (a memory limit that OOM-kills), removal of a
  * running container, stop and removal of the pod. One pod, one
  * microVM: the lab is slow.
  */
@@ -180,6 +181,38 @@ class CriE2E {
         assertEquals("in web-pod: typed\n", channels[1], "stderr " + channels[2] + ", status " + channels[3]);
         assertEquals("to-stderr\n", channels[2]);
         assertTrue(channels[3].contains("{\"reason\":\"ExitCode\",\"message\":\"4\"}"), channels[3]);
+
+        // kubectl attach (and kubectl run -i): a container created with stdin gets the client's input on its main
+        // process and sends its output back; its end ends the attach with Success. One without stdin reads EOF.
+        String talker = rt().createContainer(CreateContainerRequest.newBuilder().setPodSandboxId(pod)
+                .setSandboxConfig(podConfig).setConfig(ContainerConfig.newBuilder()
+                        .setMetadata(ContainerMetadata.newBuilder().setName("talker")).setStdin(true)
+                        .setImage(ImageSpec.newBuilder().setImage(imageId))
+                        .addAllCommand(List.of("sh", "-c", "read line; echo heard $line")))
+                .build()).getContainerId();
+        String deaf = rt().createContainer(CreateContainerRequest.newBuilder().setPodSandboxId(pod)
+                .setSandboxConfig(podConfig).setConfig(ContainerConfig.newBuilder()
+                        .setMetadata(ContainerMetadata.newBuilder().setName("deaf"))
+                        .setImage(ImageSpec.newBuilder().setImage(imageId)).addCommand("cat"))
+                .build()).getContainerId();
+        rt().startContainer(StartContainerRequest.newBuilder().setContainerId(talker).build());
+        rt().startContainer(StartContainerRequest.newBuilder().setContainerId(deaf).build());
+        String[] attached = execOverWebSocket(rt().attach(AttachRequest.newBuilder().setContainerId(talker)
+                .setStdin(true).setStdout(true).setStderr(true).build()).getUrl(), "over\n");
+        assertEquals("heard over\n", attached[1], "stderr " + attached[2] + ", status " + attached[3]);
+        assertTrue(attached[3].contains("\"status\":\"Success\""), attached[3]);
+        for (String id : List.of(talker, deaf)) {
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            ContainerStatus ended;
+            while ((ended = rt().containerStatus(ContainerStatusRequest.newBuilder().setContainerId(id).build())
+                    .getStatus()).getState() != ContainerState.CONTAINER_EXITED && System.nanoTime() < until) {
+                Thread.sleep(100);
+            }
+            assertEquals(ContainerState.CONTAINER_EXITED, ended.getState(), ended.getMetadata().getName()
+                    + " (cat with stdin: false must read EOF at once)");
+            assertEquals(0, ended.getExitCode(), ended.getMetadata().getName());
+            rt().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(id).build());
+        }
 
         // A second container of the same image in the same pod (the same microVM), removed while it runs.
         String sleeper = rt().createContainer(CreateContainerRequest.newBuilder().setPodSandboxId(pod)
