@@ -6,14 +6,14 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs one host tool (ip, bridge, nft) and turns a failure into a sentence that names the command and its stderr. */
-final class HostCommand {
+public final class HostCommand {
     private HostCommand() {
     }
 
-    record Result(int exitCode, String output) {
+    public record Result(int exitCode, String output) {
     }
 
-    static Result run(List<String> command, String input) {
+    public static Result run(List<String> command, String input) {
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         try {
             Process p = pb.start();
@@ -35,11 +35,11 @@ final class HostCommand {
         }
     }
 
-    static String check(List<String> command) {
+    public static String check(List<String> command) {
         return check(command, null);
     }
 
-    static String check(List<String> command, String input) {
+    public static String check(List<String> command, String input) {
         Result r = run(command, input);
         if (r.exitCode() != 0) {
             throw new NetworkException("'" + String.join(" ", command) + "' failed (exit " + r.exitCode() + "): " + r.output());
@@ -47,7 +47,7 @@ final class HostCommand {
         return r.output();
     }
 
-    static class NetworkException extends RuntimeException {
+    public static class NetworkException extends RuntimeException {
         NetworkException(String message) {
             super(message);
         }
