@@ -181,6 +181,8 @@ install_node_agent() {
   set_env "$env" FLOTILLA_NODE_NETWORK_NAT true
   set_env "$env" FLOTILLA_NODE_CRI_ENABLED "$kubelet"
   set_env "$env" FLOTILLA_NODE_CRI_SOCKET /run/flotilla/cri.sock
+  # Under a kubelet, pods take their network from the node's CNI configuration (/etc/cni/net.d).
+  $kubelet && set_env "$env" FLOTILLA_NODE_CRI_POD_NETWORK cni
   set_env "$env" FLOTILLA_NODE_GUESTS_LINUX_KERNEL /var/lib/flotilla/guest/vmlinux
   set_env "$env" FLOTILLA_NODE_GUESTS_LINUX_INITRD /var/lib/flotilla/guest/initramfs.cpio.gz
   install -d -m 755 "$root/var/lib/flotilla/guest"

@@ -51,6 +51,7 @@ check "bad database mode is refused" bash -c "! '$DEPLOY/install.sh' control-pla
 nenv="$root/etc/flotilla/node-agent.env"
 check "node-agent env carries the control plane URL" test "$(env_value FLOTILLA_NODE_CONTROL_PLANE_URL "$nenv")" = http://cp.example:8480
 check "node-agent env carries the CRI socket" test "$(env_value FLOTILLA_NODE_CRI_SOCKET "$nenv")" = /run/flotilla/cri.sock
+check "node-agent pods use the node's CNI network" test "$(env_value FLOTILLA_NODE_CRI_POD_NETWORK "$nenv")" = cni
 check "sysctl file installed" cmp -s "$DEPLOY/sysctl/90-flotilla-node.conf" "$root/etc/sysctl.d/90-flotilla-node.conf"
 check "limits file installed" test -f "$root/etc/security/limits.d/90-flotilla.conf"
 check "kubelet drop-in installed" grep -q 'container-runtime-endpoint=unix:///run/flotilla/cri.sock' \

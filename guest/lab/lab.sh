@@ -29,10 +29,12 @@ QEMU="${FLOTILLA_QEMU:-qemu-system-x86_64}"
 # vhost_iotlb..vhost_vsock: /dev/vhost-vsock for QEMU's vhost-vsock-device (bench io compares against it).
 # crc32c_generic..bridge: the node agent's sandbox network (a bridge, an nftables table; NodeAgentE2E).
 # libcrc32c needs a crc32c before it (there is no modprobe to fetch one).
+# veth..act_mirred: CNI pod networks (the bridge plugin's veth pairs; a pod VM's tap tied to eth0 by tc redirect).
 LAB_MODULES=(irqbypass virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
   netfs fscache 9pnet 9pnet_virtio 9p kvm ccp kvm-amd overlay tun
   vhost_iotlb vhost vsock vmw_vsock_virtio_transport_common vhost_vsock
-  crc32c_generic libcrc32c nfnetlink nf_tables llc stp bridge)
+  crc32c_generic libcrc32c nfnetlink nf_tables llc stp bridge
+  veth sch_ingress cls_u32 act_mirred)
 
 log() { echo "lab: $*" >&2; }
 die() { echo "lab: error: $*" >&2; exit 125; }

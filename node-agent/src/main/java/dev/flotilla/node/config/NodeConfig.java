@@ -80,6 +80,14 @@ public interface NodeConfig {
         @WithDefault("1")
         int defaultVcpus();
 
+        /**
+         * Where pods get their network: {@code cni} (the node's CNI configuration, as the kubelet expects; the VM is
+         * joined to the pod's namespace with tc redirect) or {@code agent} (a tap on the agent's own bridge when
+         * flotilla.node.network.enabled, else none).
+         */
+        @WithDefault("agent")
+        String podNetwork();
+
         @WithDefault("/etc/cni/net.d")
         String cniConfDir();
 

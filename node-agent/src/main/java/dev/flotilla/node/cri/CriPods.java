@@ -55,6 +55,7 @@ import dev.flotilla.images.Digest;
 import dev.flotilla.images.Image;
 import dev.flotilla.node.api.ApiException;
 import dev.flotilla.node.config.NodeConfig;
+import dev.flotilla.node.cri.cni.CniNetwork;
 import dev.flotilla.node.container.ImageContainerRuntime;
 import dev.flotilla.node.sandbox.Sandbox;
 import dev.flotilla.node.sandbox.SandboxManager;
@@ -103,6 +104,8 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
     private final ContainerLogs logs;
     private final NodeConfig config;
     private final GuestKind guest;
+    /** The node's CNI network when pods get theirs from CNI (flotilla.node.cri.pod-network=cni), else null. */
+    private final CniNetwork cni;
     private final Map<String, Pod> pods = new ConcurrentHashMap<>();
     private final Map<String, Ctr> containers = new ConcurrentHashMap<>();
     private final AtomicLong execIds = new AtomicLong();
@@ -115,6 +118,13 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
         this.logs = logs;
         this.config = config;
         this.guest = guestKind(config.cri().guest());
+        this.cni = switch (config.cri().podNetwork()) {
+            case "cni" -> new CniNetwork(Path.of(config.cri().cniConfDir()), config.cri().cniBinDirs().stream()
+                    .map(Path::of).toList());
+            case "agent" -> null;
+            default -> throw new IllegalArgumentException("flotilla.node.cri.pod-network is '"
+                    + config.cri().podNetwork() + "'; it must be cni or agent");
+        };
     }
 
     static GuestKind guestKind(String name) {
@@ -136,6 +146,17 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
         for (Sandbox s : manager.list()) {
             if (s.spec().pod() != null && !pods.containsKey(s.spec().id())) {
                 manager.delete(s.spec().id());
+                SandboxSpec.PodSettings pod = s.spec().pod();
+                if (cni != null && pod.netns() != null) {
+                    try {
+                        // Without the ADD result (it was in memory): plugins release by container id.
+                        cni.del(new CniNetwork.Attachment(pod.netns(), "", null, null, "{}", ""),
+                                new CniNetwork.PodRef(s.spec().id(), "", "", ""));
+                    } catch (RuntimeException e) {
+                        LOG.warnf("CRI: the CNI network of a previous agent's pod %s was not fully released: %s",
+                                s.spec().id(), e.getMessage());
+                    }
+                }
                 removed++;
             }
         }
@@ -156,6 +177,8 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
         /** Set once the VM was launched (under {@code this}); for Linux pods the image of its root disk. */
         volatile boolean launched;
         volatile Digest vmImage;
+        /** The pod's CNI network from RunPodSandbox until StopPodSandbox, with the CNI mode. */
+        volatile CniNetwork.Attachment network;
 
         Pod(String id, PodSandboxConfig config, String runtimeHandler, int vcpus, long memoryMiB) {
             this.id = id;
@@ -188,25 +211,61 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
             CriReadiness.whyLinuxCannotRun(manager, config).ifPresent(why -> {
                 throw CriException.failedPrecondition("pod " + podName(cfg) + " cannot run here: " + why);
             });
-            pods.put(sandboxId, pod);
-            return;
         }
         synchronized (pod) {
+            if (cni != null) {
+                // The kubelet reads the pod's IP right after RunPodSandbox: the network comes first, the VM later.
+                try {
+                    pod.network = cni.add(podRef(pod));
+                } catch (RuntimeException e) {
+                    throw new CriException(CriException.Reason.UNAVAILABLE, "pod " + podName(cfg) + ": its CNI network "
+                            + "could not be set up: " + e.getMessage());
+                }
+            }
             pods.put(sandboxId, pod);
+            if (guest == GuestKind.LINUX) {
+                return;
+            }
             try {
                 launch(pod, null);
             } catch (RuntimeException e) {
                 pods.remove(sandboxId);
+                releaseNetwork(pod);
                 throw e;
+            }
+        }
+    }
+
+    private static CniNetwork.PodRef podRef(Pod pod) {
+        var meta = pod.config.getMetadata();
+        return new CniNetwork.PodRef(pod.id, meta.getNamespace(), meta.getName(), meta.getUid());
+    }
+
+    /** CNI DEL once (StopPodSandbox, RemovePodSandbox, a failed start): the kubelet expects the address back. */
+    private void releaseNetwork(Pod pod) {
+        CniNetwork.Attachment net;
+        synchronized (pod) {
+            net = pod.network;
+            pod.network = null;
+        }
+        if (net != null) {
+            try {
+                cni.del(net, podRef(pod));
+            } catch (RuntimeException e) {
+                LOG.warnf("CRI: releasing the CNI network of pod %s failed: %s", pod.id, e.getMessage());
             }
         }
     }
 
     /** Launches the pod's VM and waits until it runs (Linux: until its guest agent answers). Caller holds the pod. */
     private void launch(Pod pod, Image image) {
+        CniNetwork.Attachment net = pod.network;
+        SandboxSpec.PodSettings settings = net == null ? new SandboxSpec.PodSettings(pod.config.getHostname())
+                : new SandboxSpec.PodSettings(pod.config.getHostname(), new SandboxRecord.NetAttachment(
+                        "flt" + pod.id.substring(0, 11), net.ip(), net.prefixLength(), net.gateway(), net.mac()), net.netns());
         SandboxSpec spec = new SandboxSpec(pod.id, "pod-" + pod.id.substring(0, 32), guest,
                 image == null ? null : image.reference().toString(), List.of(), pod.vcpus, pod.memoryMiB,
-                Map.of(), 0, manager.network().enabled(), "", new SandboxSpec.PodSettings(pod.config.getHostname()));
+                Map.of(), 0, cni == null && manager.network().enabled(), "", settings);
         try {
             manager.launch(spec);
         } catch (ApiException e) {
@@ -267,6 +326,7 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
         if (manager.find(sandboxId).isPresent()) {
             manager.stop(sandboxId);
         }
+        releaseNetwork(pod);
         return true;
     }
 
@@ -279,6 +339,9 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
             closeLog(c.id);
         }
         boolean hadVm = manager.delete(sandboxId);
+        if (pod != null) {
+            releaseNetwork(pod);
+        }
         return pod != null || hadVm;
     }
 
@@ -299,8 +362,13 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
                 .putAllLabels(pod.config.getLabelsMap())
                 .putAllAnnotations(pod.config.getAnnotationsMap())
                 .setRuntimeHandler(pod.runtimeHandler);
-        vm.map(SandboxRecord::network).ifPresent(net ->
-                status.setNetwork(PodSandboxNetworkStatus.newBuilder().setIp(net.address())));
+        CniNetwork.Attachment cniNet = pod.network;
+        if (cniNet != null) {
+            status.setNetwork(PodSandboxNetworkStatus.newBuilder().setIp(cniNet.ip()));
+        } else {
+            vm.map(SandboxRecord::network).ifPresent(net ->
+                    status.setNetwork(PodSandboxNetworkStatus.newBuilder().setIp(net.address())));
+        }
         PodSandboxStatusResponse.Builder response = PodSandboxStatusResponse.newBuilder().setStatus(status)
                 .setTimestamp(nanos(Instant.now()));
         containersOf(sandboxId).forEach(c -> response.addContainersStatuses(c.status()));
@@ -870,8 +938,9 @@ public final class CriPods implements PodSandboxBackend, ContainerBackend, ExecB
             throw CriException.failedPrecondition("pod sandbox " + podSandboxId + " is not ready; port forwarding needs "
                     + "its microVM running");
         }
-        String address = manager.find(podSandboxId).map(Sandbox::toRecord).map(SandboxRecord::network)
-                .map(SandboxRecord.NetAttachment::address).orElseThrow(() -> CriException.failedPrecondition(
+        CniNetwork.Attachment cniNet = pod.network;
+        String address = cniNet != null ? cniNet.ip() : manager.find(podSandboxId).map(Sandbox::toRecord)
+                .map(SandboxRecord::network).map(SandboxRecord.NetAttachment::address).orElseThrow(() -> CriException.failedPrecondition(
                         "pod sandbox " + podSandboxId + " has no network to forward ports to (the node agent runs "
                                 + "with flotilla.node.network.enabled=false, or the tiny guest has no NIC)"));
         try {

@@ -119,6 +119,28 @@ public final class SandboxNetwork {
         return new NetAttachment(tap, address, pool.prefixLength(), pool.gateway(), macFor(address));
     }
 
+    /**
+     * Ties a microVM's tap to a CNI pod network, as Kata does: the tap (already opened by the VM) moves into the
+     * pod's namespace and tc mirred redirects every frame between it and the CNI interface {@code eth0}, both ways.
+     * The VM's NIC carries eth0's MAC and address, so to the pod network the VM is that interface.
+     */
+    public static void joinPodNamespace(String tap, String netns) {
+        HostCommand.check(List.of("ip", "link", "set", "dev", tap, "netns", netns));
+        String mtu = linkMtu(netns, "eth0");
+        HostCommand.check(List.of("ip", "-n", netns, "link", "set", "dev", tap, "mtu", mtu, "up"));
+        for (String[] pair : new String[][] {{"eth0", tap}, {tap, "eth0"}}) {
+            HostCommand.check(List.of("tc", "-n", netns, "qdisc", "add", "dev", pair[0], "ingress"));
+            HostCommand.check(List.of("tc", "-n", netns, "filter", "add", "dev", pair[0], "parent", "ffff:", "protocol",
+                    "all", "u32", "match", "u8", "0", "0", "action", "mirred", "egress", "redirect", "dev", pair[1]));
+        }
+    }
+
+    private static String linkMtu(String netns, String link) {
+        String shown = HostCommand.check(List.of("ip", "-n", netns, "-o", "link", "show", "dev", link));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(" mtu (\\d+)").matcher(shown);
+        return m.find() ? m.group(1) : "1500";
+    }
+
     /** Removes the tap and frees the address; tolerates a tap that is already gone. */
     public void detach(NetAttachment attachment) {
         if (attachment == null) {

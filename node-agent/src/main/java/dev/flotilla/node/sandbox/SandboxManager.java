@@ -157,7 +157,7 @@ public class SandboxManager {
                 s.state = VmState.FAILED;
                 s.message = "lost: the VM ran in a previous node-agent process that ended without stopping it" + tap;
                 s.endedAt = Instant.now();
-                if (r.network() != null) {
+                if (r.network() != null && !usesCni(r.spec())) {
                     network.detach(r.network());
                 }
                 s.network = null;
@@ -300,7 +300,8 @@ public class SandboxManager {
             synchronized (sandbox) {
                 store.save(sandbox.toRecord());
             }
-            NetAttachment net = spec.network() ? attachNetwork(spec) : null;
+            boolean cni = usesCni(spec);
+            NetAttachment net = cni ? spec.pod().cni() : spec.network() ? attachNetwork(spec) : null;
             synchronized (sandbox) {
                 sandbox.network = net;
             }
@@ -326,6 +327,10 @@ public class SandboxManager {
                 b.cmdline(GuestWiring.cmdline(config.guests().linuxCmdline() + " " + spec.kernelArgs()));
             }
             vm = MicroVm.create(b.build(), loader);
+            if (cni) {
+                // The VM holds its tap now: into the pod's namespace with it, joined to the CNI interface.
+                SandboxNetwork.joinPodNamespace(net.tap(), spec.pod().netns());
+            }
             synchronized (tallyLock) {
                 synchronized (sandbox) {
                     if (sandbox.state != VmState.STARTING) {
@@ -353,6 +358,11 @@ public class SandboxManager {
             LOG.warnf("sandbox %s failed to start: %s", spec.id(), e.getMessage());
             end(sandbox, VmState.FAILED, "the VM could not start: " + e.getMessage());
         }
+    }
+
+    /** A CRI pod on a CNI network: its tap and address are the pod's, not the agent bridge's. */
+    private static boolean usesCni(SandboxSpec spec) {
+        return spec.pod() != null && spec.pod().cni() != null;
     }
 
     private NetAttachment attachNetwork(SandboxSpec spec) {
@@ -484,7 +494,7 @@ public class SandboxManager {
         if (release) {
             ledger.release(sandbox.spec.vcpus(), sandbox.spec.memoryMiB());
         }
-        if (net != null) {
+        if (net != null && !usesCni(sandbox.spec)) {
             try {
                 network.detach(net);
             } catch (RuntimeException e) {

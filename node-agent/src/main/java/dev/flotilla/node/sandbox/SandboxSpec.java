@@ -42,7 +42,13 @@ public record SandboxSpec(String id, String name, GuestKind guest, String image,
      * What a CRI pod sandbox asks of its guest.
      *
      * @param hostname the pod's host name (PodSandboxConfig.hostname), given to every container
+     * @param cni      the pod's CNI network (address, gateway, eth0's MAC) and the tap to create for it, or null when
+     *                 the pod uses the agent's own bridge ({@link #network()}) or none
+     * @param netns    the pod's network namespace ({@code ip netns} name) the tap is moved into, with {@code cni}
      */
-    public record PodSettings(String hostname) {
+    public record PodSettings(String hostname, SandboxRecord.NetAttachment cni, String netns) {
+        public PodSettings(String hostname) {
+            this(hostname, null, null);
+        }
     }
 }

@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The kubelet's sequence against the packaged node agent's CRI socket, with a Linux pod: pull from a loopback
- * registry, run a pod sandbox, create and start a container, its output in the kubelet's log file in the CRI
+ * registry, run a pod sandbox on a CNI network (Debian's bridge plugin; the node pings the VM at the pod IP), create and start a container, its output in the kubelet's log file in the CRI
  * format, ExecSync output and exit code, Exec and Attach through the streaming server (WebSocket), stdin: false as
  * EOF, UpdateContainerResources (a memory limit that OOM-kills), removal of a
  * running container, stop and removal of the pod. One pod, one
@@ -39,6 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CriE2E {
     private static final long DEADLINE_SECONDS = 400;
+    private static final String CNI_BRIDGE = "fltcrie2e";
     /** {@code <RFC 3339 nano UTC> <stream> <P|F> <text>}: what the kubelet's log reader parses. */
     private static final Pattern CRI_LINE = Pattern.compile(
             "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z (stdout|stderr) [PF] .*");
@@ -64,6 +65,13 @@ class CriE2E {
                 .getParent().getParent().getParent(); // tests/target/test-classes -> the checkout
         Path jar = home.resolve("node-agent/target/quarkus-app/quarkus-run.jar");
         assertTrue(Files.isRegularFile(jar), jar + " is missing: run mvn install first");
+        // Pods get their network from CNI, as under a kubelet: Debian's bridge + host-local plugins.
+        Path cniConf = Files.createDirectories(dir.resolve("net.d"));
+        Files.writeString(cniConf.resolve("10-e2e.conflist"), """
+                {"cniVersion": "1.0.0", "name": "flotilla-e2e", "plugins": [
+                  {"type": "bridge", "bridge": "%s", "isGateway": true, "ipMasq": false,
+                   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.252.0.0/24"}]], "dataDir": "%s"}}
+                ]}""".formatted(CNI_BRIDGE, dir.resolve("ipam")));
         Path socket = dir.resolve("run/cri.sock");
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString(), "--enable-native-access=ALL-UNNAMED", "-Xmx384m"));
@@ -79,6 +87,8 @@ class CriE2E {
                 "-Dflotilla.node.guests.linux-cmdline=" + GuestArtifacts.cmdline(""),
                 "-Dflotilla.node.guests.boot-timeout=180s", "-Dflotilla.node.containers.agent-timeout=180s",
                 "-Dflotilla.node.containers.insecure-registries=" + registry.address(),
+                "-Dflotilla.node.cri.pod-network=cni", "-Dflotilla.node.cri.cni-conf-dir=" + cniConf,
+                "-Dflotilla.node.cri.cni-bin-dirs=/usr/lib/cni,/opt/cni/bin",
                 "-jar", jar.toString()));
         agentLog = GuestArtifacts.results().resolve("cri-agent.log");
         agent = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(agentLog.toFile()).start();
@@ -112,6 +122,7 @@ class CriE2E {
         if (registry != null) {
             registry.close();
         }
+        new ProcessBuilder("ip", "link", "del", CNI_BRIDGE).start().waitFor(10, TimeUnit.SECONDS);
     }
 
     private RuntimeServiceGrpc.RuntimeServiceBlockingStub rt() {
@@ -165,6 +176,16 @@ class CriE2E {
         assertEquals(List.of(app), rt().listContainers(ListContainersRequest.newBuilder().setFilter(ContainerFilter
                 .newBuilder().setPodSandboxId(pod)).build()).getContainersList().stream().map(Container::getId)
                 .toList());
+
+        // The pod's network came from CNI: its address is the VM's (eth0 in the guest), and the node reaches it
+        // (ICMP echo from here, as root: bridge -> veth -> tc redirect -> the VM's tap -> the guest).
+        String podIp = rt().podSandboxStatus(PodSandboxStatusRequest.newBuilder().setPodSandboxId(pod).build())
+                .getStatus().getNetwork().getIp();
+        assertTrue(podIp.startsWith("10.252.0."), "pod IP from CNI: " + podIp);
+        ExecSyncResponse addr = rt().execSync(ExecSyncRequest.newBuilder().setContainerId(app).setTimeout(60)
+                .addAllCmd(List.of("ip", "-4", "addr", "show")).build());
+        assertTrue(addr.getStdout().toStringUtf8().contains(podIp + "/24"), addr.getStdout().toStringUtf8());
+        assertTrue(java.net.InetAddress.getByName(podIp).isReachable(30_000), "the node reaches pod IP " + podIp);
 
         ExecSyncResponse exec = rt().execSync(ExecSyncRequest.newBuilder().setContainerId(app).setTimeout(60)
                 .addAllCmd(List.of("sh", "-c", "echo $GREETING; cat /proc/1/comm; echo err >&2; exit 7")).build());
@@ -259,6 +280,8 @@ class CriE2E {
         assertTrue(status.getFinishedAt() >= status.getStartedAt());
 
         rt().stopPodSandbox(StopPodSandboxRequest.newBuilder().setPodSandboxId(pod).build());
+        assertTrue(!Files.exists(Path.of("/var/run/netns/flotilla-" + pod.substring(0, 16))),
+                "StopPodSandbox ran CNI DEL and removed the pod's network namespace");
         assertEquals(PodSandboxState.SANDBOX_NOTREADY, rt().podSandboxStatus(PodSandboxStatusRequest.newBuilder()
                 .setPodSandboxId(pod).build()).getStatus().getState());
         rt().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(app).build());

@@ -189,7 +189,7 @@ public final class CniNetwork {
         ObjectNode conf = plugin.deepCopy();
         conf.put("name", config.name());
         conf.put("cniVersion", config.cniVersion());
-        if (previous != null) {
+        if (previous != null && !previous.isEmpty()) {
             conf.set("prevResult", previous);
         }
         return conf;

@@ -1,11 +1,17 @@
 package dev.flotilla.node.cri.cni;
 
 import dev.flotilla.node.network.HostCommand;
+import dev.flotilla.node.network.SandboxNetwork;
+import dev.flotilla.vmm.devices.virtio.net.NetHeader;
+import dev.flotilla.vmm.devices.virtio.net.TapBackend;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -70,6 +76,53 @@ class CniNetworkTest {
         }
         assertFalse(Files.exists(Path.of(net.netnsPath())), "the namespace is gone");
         assertFalse(Files.exists(ipam.resolve("flotilla-test").resolve(net.ip())), "the address is free again");
+    }
+
+    @Test
+    void microVmTap_joinedToThePodNamespace_receivesWhatTheNetworkSendsToThePodAddress() throws Exception {
+        CniNetwork cni = new CniNetwork(conf, BIN);
+        CniNetwork.PodRef pod = new CniNetwork.PodRef("ef".repeat(32), "default", "vm", "uid-3");
+        CniNetwork.Attachment net = cni.add(pod);
+        String tap = "flt" + UUID.randomUUID().toString().substring(0, 8);
+        // Opened the way the VMM opens a VM's NIC (it creates the tap), then joined as a pod's VM is.
+        TapBackend vmNic = new TapBackend(tap);
+        try (Arena arena = Arena.ofConfined()) {
+            SandboxNetwork.joinPodNamespace(tap, net.netns());
+            String filters = HostCommand.check(List.of("tc", "-n", net.netns(), "filter", "show", "dev", "eth0", "ingress"));
+            assertTrue(filters.contains("mirred") && filters.contains(tap), filters);
+
+            // The host asks for the pod's address: eth0's frames are redirected, so the VM's tap gets the ARP request.
+            Thread.ofVirtual().start(() -> {
+                try {
+                    java.net.InetAddress.getByName(net.ip()).isReachable(3_000);
+                } catch (java.io.IOException ignored) {
+                    // nobody answers: there is no VM behind the tap
+                }
+            });
+            MemorySegment frame = arena.allocate(2048);
+            byte[] wanted = java.net.InetAddress.getByName(net.ip()).getAddress();
+            boolean seen = false;
+            long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+            while (!seen && System.nanoTime() < until) {
+                long n = vmNic.read(frame);
+                if (n <= 0) {
+                    Thread.sleep(10);
+                    continue;
+                }
+                int eth = NetHeader.SIZE; // virtio_net_hdr first, then the Ethernet frame
+                boolean arp = n >= eth + 42 && frame.get(ValueLayout.JAVA_BYTE, eth + 12) == 0x08
+                        && frame.get(ValueLayout.JAVA_BYTE, eth + 13) == 0x06;
+                if (arp) {
+                    byte[] target = new byte[4];
+                    MemorySegment.copy(frame, ValueLayout.JAVA_BYTE, eth + 38, target, 0, 4);
+                    seen = java.util.Arrays.equals(target, wanted);
+                }
+            }
+            assertTrue(seen, "an ARP request for " + net.ip() + " reached the VM's tap through eth0");
+        } finally {
+            vmNic.close();
+            cni.del(net, pod);
+        }
     }
 
     @Test
