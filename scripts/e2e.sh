@@ -49,9 +49,10 @@ case "$kind" in
     # frozen once under multi): nested guests then stalled for minutes at a time and 12 of 56 tests timed out.
     # The emulated lab host itself breaks now and then: an Oops, a lasting soft lockup, or a silent freeze of the
     # whole lab (lab.sh stops it and exits 123; never a guest's or the suite's doing). On 2026-12-07, 2 of 6 suite
-    # runs met one. Then boot a fresh lab and run the whole suite again (~7 min), up to FLOTILLA_E2E_LAB_ATTEMPTS
-    # labs in all. Test failures are never retried.
-    attempts=${FLOTILLA_E2E_LAB_ATTEMPTS:-3} attempt=1
+    # runs met one in session 5, and two labs in a row froze ~4 min in during one CI rehearsal in session 6. Then
+    # boot a fresh lab and run the whole suite again (~7 min), up to FLOTILLA_E2E_LAB_ATTEMPTS labs in all: five
+    # fit the CI budget (a frozen lab is stopped after 2 min without a heartbeat). Test failures are never retried.
+    attempts=${FLOTILLA_E2E_LAB_ATTEMPTS:-5} attempt=1
     while :; do
       rc=0
       "$FLOTILLA_HOME/guest/lab/lab.sh" run --rw "$RESULTS" --timeout "${FLOTILLA_E2E_TIMEOUT:-2400}" -- "${lab_run[@]}" || rc=$?

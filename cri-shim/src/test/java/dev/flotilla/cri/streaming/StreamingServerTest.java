@@ -2,28 +2,6 @@ package dev.flotilla.cri.streaming;
 
 import dev.flotilla.cri.CriException;
 import dev.flotilla.cri.v1.ExecRequest;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.spdy.DefaultSpdyDataFrame;
-import io.netty.handler.codec.spdy.DefaultSpdySynStreamFrame;
-import io.netty.handler.codec.spdy.SpdyDataFrame;
-import io.netty.handler.codec.spdy.SpdyFrameCodec;
-import io.netty.handler.codec.spdy.SpdySessionHandler;
-import io.netty.handler.codec.spdy.SpdySynReplyFrame;
-import io.netty.handler.codec.spdy.SpdyVersion;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -185,84 +162,22 @@ class StreamingServerTest {
                 channels[3].toString(StandardCharsets.UTF_8));
     }
 
-    // ---- a SPDY/3.1 client (Netty's codec) speaking v4.channel.k8s.io, as the kubelet's proxy relays it ----
+    // ---- a SPDY/3.1 client speaking v4.channel.k8s.io, as the kubelet's proxy relays it ----
 
     static Seen spdy(String url, String input, List<String> streamTypes) throws Exception {
-        URI uri = URI.create(url);
-        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
-        Map<Integer, ByteArrayOutputStream> received = new ConcurrentHashMap<>();
-        Map<String, Integer> ids = new ConcurrentHashMap<>();
-        CompletableFuture<Void> upgraded = new CompletableFuture<>();
-        CompletableFuture<Void> replies = new CompletableFuture<>();
-        try {
-            Channel channel = new Bootstrap().group(group).channel(EpollSocketChannel.class)
-                    .handler(new ChannelInitializer<Channel>() {
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            ch.pipeline().addLast("http", new HttpClientCodec()).addLast("aggregator", new HttpObjectAggregator(65536))
-                                    .addLast("upgrade", new SimpleChannelInboundHandler<FullHttpResponse>() {
-                                        @Override
-                                        protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse response) {
-                                            if (response.status().code() != 101) {
-                                                upgraded.completeExceptionally(new IOException("HTTP " + response.status()
-                                                        + ": " + response.content().toString(StandardCharsets.UTF_8)));
-                                                return;
-                                            }
-                                            ctx.pipeline().addLast(new SpdyFrameCodec(SpdyVersion.SPDY_3_1))
-                                                    .addLast(new SpdySessionHandler(SpdyVersion.SPDY_3_1, false))
-                                                    .addLast(new SimpleChannelInboundHandler<Object>() {
-                                                        @Override
-                                                        protected void channelRead0(ChannelHandlerContext c, Object frame) {
-                                                            if (frame instanceof SpdySynReplyFrame reply && reply.streamId() == ids.get(streamTypes.getLast())) {
-                                                                replies.complete(null);
-                                                            } else if (frame instanceof SpdyDataFrame data) {
-                                                                received.computeIfAbsent(data.streamId(), k -> new ByteArrayOutputStream())
-                                                                        .writeBytes(ByteBufUtil.getBytes(data.content()));
-                                                            }
-                                                        }
-                                                    });
-                                            ctx.pipeline().remove("aggregator");
-                                            ctx.pipeline().remove("http");
-                                            ctx.pipeline().remove(this);
-                                            upgraded.complete(null);
-                                        }
-                                    });
-                        }
-                    }).connect(uri.getHost(), uri.getPort()).sync().channel();
-            DefaultFullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, uri.getRawPath());
-            request.headers().set("Host", uri.getAuthority()).set("Connection", "Upgrade").set("Upgrade", "SPDY/3.1")
-                    .add("X-Stream-Protocol-Version", "v4.channel.k8s.io").add("X-Stream-Protocol-Version", "channel.k8s.io")
-                    .set("Content-Length", 0);
-            channel.writeAndFlush(request);
-            upgraded.get(10, TimeUnit.SECONDS);
-            int id = 1;
+        try (SpdyTestClient client = SpdyTestClient.connect(url, List.of("v4.channel.k8s.io", "channel.k8s.io"))) {
+            Map<String, Integer> ids = new java.util.HashMap<>();
             for (String type : streamTypes) {
-                ids.put(type, id);
-                DefaultSpdySynStreamFrame syn = new DefaultSpdySynStreamFrame(id, 0, (byte) 0);
-                syn.headers().set("streamtype", type);
-                channel.writeAndFlush(syn);
-                id += 2;
+                ids.put(type, client.open(Map.of("streamtype", type)));
             }
-            replies.get(10, TimeUnit.SECONDS);
             if (ids.containsKey("resize")) {
-                channel.writeAndFlush(new DefaultSpdyDataFrame(ids.get("resize"),
-                        Unpooled.copiedBuffer("{\"Width\":100,\"Height\":30}\n", StandardCharsets.UTF_8)));
+                client.send(ids.get("resize"), "{\"Width\":100,\"Height\":30}\n", false);
             }
-            DefaultSpdyDataFrame stdin = new DefaultSpdyDataFrame(ids.get("stdin"), Unpooled.copiedBuffer(input, StandardCharsets.UTF_8));
-            stdin.setLast(true);
-            channel.writeAndFlush(stdin);
-            assertTrue(channel.closeFuture().await(30, TimeUnit.SECONDS), "the server closed the connection at the end; "
-                    + "received so far on streams " + ids + ": " + received.entrySet().stream().map(e -> e.getKey() + "="
-                    + e.getValue().toString(StandardCharsets.UTF_8)).toList());
-            return new Seen(text(received, ids.get("stdout")), text(received, ids.getOrDefault("stderr", -1)),
-                    text(received, ids.get("error")));
-        } finally {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            client.send(ids.get("stdin"), input, true);
+            assertTrue(client.awaitClosed(30), "the server closed the connection at the end; received so far: "
+                    + client.received(ids.get("stdout")) + " / " + client.received(ids.get("error")));
+            return new Seen(client.received(ids.get("stdout")), ids.containsKey("stderr")
+                    ? client.received(ids.get("stderr")) : "", client.received(ids.get("error")));
         }
-    }
-
-    private static String text(Map<Integer, ByteArrayOutputStream> received, int id) {
-        ByteArrayOutputStream bytes = received.get(id);
-        return bytes == null ? "" : bytes.toString(StandardCharsets.UTF_8);
     }
 }

@@ -31,8 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The kubelet's sequence against the packaged node agent's CRI socket, with a Linux pod: pull from a loopback
  * registry, run a pod sandbox on a CNI network (Debian's bridge plugin; the node pings the VM at the pod IP), create and start a container, its output in the kubelet's log file in the CRI
- * format, ExecSync output and exit code, Exec and Attach through the streaming server (WebSocket), stdin: false as
- * EOF, UpdateContainerResources (a memory limit that OOM-kills), removal of a
+ * format, ExecSync output and exit code, Exec and Attach through the streaming server (WebSocket), PortForward (SPDY)
+ * to a container's port, stdin: false as EOF, UpdateContainerResources (a memory limit that OOM-kills), removal of a
  * running container, stop and removal of the pod. One pod, one
  * microVM: the lab is slow.
  */
@@ -202,6 +202,29 @@ class CriE2E {
         assertEquals("in web-pod: typed\n", channels[1], "stderr " + channels[2] + ", status " + channels[3]);
         assertEquals("to-stderr\n", channels[2]);
         assertTrue(channels[3].contains("{\"reason\":\"ExitCode\",\"message\":\"4\"}"), channels[3]);
+
+        // kubectl port-forward: PortForward answers a URL; over SPDY (portforward.k8s.io) a data stream reaches the
+        // pod's port through its CNI address: busybox httpd in a container of the pod serves its /etc/image-name.
+        String web = rt().createContainer(CreateContainerRequest.newBuilder().setPodSandboxId(pod)
+                .setSandboxConfig(podConfig).setConfig(ContainerConfig.newBuilder()
+                        .setMetadata(ContainerMetadata.newBuilder().setName("web"))
+                        .setImage(ImageSpec.newBuilder().setImage(imageId))
+                        .addAllCommand(List.of("httpd", "-f", "-p", "8080", "-h", "/etc")))
+                .build()).getContainerId();
+        rt().startContainer(StartContainerRequest.newBuilder().setContainerId(web).build());
+        String forwardUrl = rt().portForward(PortForwardRequest.newBuilder().setPodSandboxId(pod).addPort(8080).build())
+                .getUrl();
+        String answer = "";
+        for (int attempt = 0; attempt < 20 && !answer.contains(" 200 OK"); attempt++) {
+            if (attempt > 0) {
+                Thread.sleep(500); // httpd may not listen yet
+                forwardUrl = rt().portForward(PortForwardRequest.newBuilder().setPodSandboxId(pod).addPort(8080)
+                        .build()).getUrl();
+            }
+            answer = PortForwardClient.exchange(forwardUrl, 8080, "GET /image-name HTTP/1.0\r\n\r\n");
+        }
+        assertTrue(answer.contains(" 200 OK"), "through the forwarded port: " + answer);
+        rt().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(web).build());
 
         // kubectl attach (and kubectl run -i): a container created with stdin gets the client's input on its main
         // process and sends its output back; its end ends the attach with Success. One without stdin reads EOF.
