@@ -157,13 +157,15 @@ class LinuxBootE2E {
     }
 
     @Test
-    void twentyBootsInOneJvm_leakNoFdsThreadsOrMemory() throws Exception {
+    void repeatedBootsInOneJvm_leakNoFdsThreadsOrMemory() throws Exception {
         // One warm-up boot so lazily created JVM structures do not count as leaks.
         bootToExit(GuestArtifacts.vmlinux(), 2, "flotilla.exit=reboot", "leak-warmup");
         ProcessSnapshot before = ProcessSnapshot.take();
 
-        for (int i = 0; i < 20; i++) {
-            Boot boot = bootToExit(GuestArtifacts.vmlinux(), 2, "flotilla.exit=reboot", "leak-" + i);
+        // Mostly 1-vCPU guests: in the lab, long runs of 2-vCPU nested boots are what sets off the lab kernel's own
+        // lockups and freezes (guest/README.md "the lab"); every fourth boot keeps the SMP path in the leak count.
+        for (int i = 0; i < 12; i++) {
+            Boot boot = bootToExit(GuestArtifacts.vmlinux(), i % 4 == 0 ? 2 : 1, "flotilla.exit=reboot", "leak-" + i);
             assertInstanceOf(ExitReason.GuestReset.class, boot.exit(), "boot " + i + ": " + boot.exit().describe());
             assertTrue(boot.console().text().contains(MARKER), "boot " + i + " did not reach init: " + boot.report());
         }
@@ -173,7 +175,7 @@ class LinuxBootE2E {
         assertEquals(before.fds(), after.fds(), "file descriptors leaked");
         assertTrue(after.threads() <= before.threads() + 2, "threads leaked: " + before + " -> " + after);
         assertTrue(after.mappings() <= before.mappings() + 16, "memory mappings leaked: " + before + " -> " + after);
-        // 20 guests of 128 MiB that each touched tens of MiB would add far more than this if leaked.
+        // 12 guests of 128 MiB that each touched tens of MiB would add far more than this if leaked.
         assertTrue(after.rssKib() - before.rssKib() < 96 * 1024, "resident memory grew: " + before + " -> " + after);
     }
 }
