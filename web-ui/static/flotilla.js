@@ -55,10 +55,57 @@
       if (element.hasAttribute("data-chart")) {
         loadChart(element);
       } else {
-        htmx.trigger(element, "live");
+        triggerLive(element);
       }
     });
   }
+
+  // A live fragment re-fetches itself on "live" and its answer replaces it (outerHTML). htmx queues a trigger that
+  // comes while the fragment's request is in flight on the element being replaced, so that change would be lost
+  // (a page stayed on STARTING under load): remember it, and fetch once more when the new fragment has settled.
+  var liveBusy = {};
+  var liveStale = {};
+
+  function triggerLive(element) {
+    if (element.id && liveBusy[element.id]) {
+      liveStale[element.id] = true;
+      return;
+    }
+    htmx.trigger(element, "live");
+  }
+
+  function liveDone(id) {
+    if (!id || !liveBusy[id]) {
+      return;
+    }
+    delete liveBusy[id];
+    if (liveStale[id]) {
+      delete liveStale[id];
+      var again = document.getElementById(id);
+      if (again) {
+        htmx.trigger(again, "live");
+      }
+    }
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id && elt.hasAttribute("data-live")) {
+      liveBusy[elt.id] = true;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id) {
+      liveDone(elt.id);
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id && !event.detail.successful) {
+      liveDone(elt.id);
+    }
+  });
 
   document.addEventListener("htmx:sendError", function () {
     setConnection("The control plane cannot be reached; the page shows the last state it sent.");
