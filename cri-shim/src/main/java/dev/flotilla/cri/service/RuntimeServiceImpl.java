@@ -2,6 +2,7 @@ package dev.flotilla.cri.service;
 
 import dev.flotilla.cri.CriConfig;
 import dev.flotilla.cri.CriException;
+import dev.flotilla.cri.JsonText;
 import dev.flotilla.cri.backend.ContainerBackend;
 import dev.flotilla.cri.backend.CriBackends;
 import dev.flotilla.cri.backend.PodSandboxBackend;
@@ -88,13 +89,13 @@ public final class RuntimeServiceImpl extends RuntimeServiceGrpc.RuntimeServiceI
                 status.addRuntimeHandlers(handler(name));
             }
             if (request.getVerbose()) {
-                status.putInfo("config", Json.object(Map.of(
+                status.putInfo("config", JsonText.object(Map.of(
                         "socket", config.socket().toString(),
                         "cniConfDir", config.cniConfDir().toString(),
                         "cniBinDirs", config.cniBinDirs().stream().map(Path::toString).collect(Collectors.joining(":")),
                         "cgroupDriver", config.cgroupDriver().name().toLowerCase(java.util.Locale.ROOT),
                         "podCidrs", String.join(",", podNetwork.podCidrs()))));
-                status.putInfo("backends", Json.object(attachedBackends()));
+                status.putInfo("backends", JsonText.object(attachedBackends()));
             }
             return status.build();
         });
@@ -545,34 +546,5 @@ public final class RuntimeServiceImpl extends RuntimeServiceGrpc.RuntimeServiceI
         }
     }
 
-    /** Tiny JSON writer for Status info values (flat string maps only). */
-    static final class Json {
-        private Json() {
-        }
-
-        static String object(Map<String, String> values) {
-            return new java.util.TreeMap<>(values).entrySet().stream()
-                    .map(e -> quote(e.getKey()) + ":" + quote(e.getValue()))
-                    .collect(Collectors.joining(",", "{", "}"));
-        }
-
-        static String quote(String s) {
-            StringBuilder out = new StringBuilder("\"");
-            for (char c : s.toCharArray()) {
-                switch (c) {
-                    case '"' -> out.append("\\\"");
-                    case '\\' -> out.append("\\\\");
-                    default -> {
-                        if (c < 0x20) {
-                            out.append(String.format("\\u%04x", (int) c));
-                        } else {
-                            out.append(c);
-                        }
-                    }
-                }
-            }
-            return out.append('"').toString();
-        }
-    }
 
 }

@@ -1,6 +1,7 @@
 package dev.flotilla.cri.streaming;
 
 import dev.flotilla.cri.CriException;
+import dev.flotilla.cri.JsonText;
 import dev.flotilla.cri.backend.AttachBackend;
 import dev.flotilla.cri.backend.ExecBackend;
 import dev.flotilla.cri.v1.AttachRequest;
@@ -13,6 +14,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * One exec or attach between a connected client and the backend, whatever the wire protocol: the client's input goes
@@ -22,6 +25,7 @@ import java.util.logging.Logger;
  */
 final class ExecSession implements ExecBackend.ExecOutput {
     private static final Logger LOG = Logger.getLogger(ExecSession.class.getName());
+    private static final Pattern SIZE = Pattern.compile("\"(Width|Height)\"\\s*:\\s*(\\d+)");
 
     /** The wire side: called from any thread, must not block. */
     interface Transport {
@@ -104,6 +108,25 @@ final class ExecSession implements ExecBackend.ExecOutput {
 
     void closeStdin() {
         onInput(() -> process.closeStdin(), null);
+    }
+
+    /**
+     * A terminal size as the clients send it, {@code {"Width":80,"Height":24}} (the resize channel or stream); sizes
+     * that are not two positive numbers are ignored.
+     */
+    void resize(String json) {
+        int width = 0;
+        int height = 0;
+        Matcher m = SIZE.matcher(json);
+        while (m.find()) {
+            int value = (int) Math.min(Integer.MAX_VALUE, Long.parseLong(m.group(2)));
+            if (m.group(1).equals("Width")) {
+                width = value;
+            } else {
+                height = value;
+            }
+        }
+        resize(width, height);
     }
 
     void resize(int columns, int rows) {
@@ -192,36 +215,14 @@ final class ExecSession implements ExecBackend.ExecOutput {
 
     /** kubectl turns the ExitCode cause into its own exit code. */
     static String exitStatus(int exitCode, List<String> command) {
-        return "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + json("command terminated with non-zero exit code: "
-                + "error executing command " + command + ", exit code " + exitCode)
+        return "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + JsonText.quote("command terminated with "
+                + "non-zero exit code: error executing command " + command + ", exit code " + exitCode)
                 + ",\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":[{\"reason\":\"ExitCode\",\"message\":\""
                 + exitCode + "\"}]}}";
     }
 
     static String failureStatus(String message) {
-        return "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + json(message)
+        return "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + JsonText.quote(message)
                 + ",\"reason\":\"InternalError\",\"code\":500}";
-    }
-
-    static String json(String text) {
-        StringBuilder out = new StringBuilder(text.length() + 2).append('"');
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            switch (c) {
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                case '\n' -> out.append("\\n");
-                case '\r' -> out.append("\\r");
-                case '\t' -> out.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        out.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        out.append(c);
-                    }
-                }
-            }
-        }
-        return out.append('"').toString();
     }
 }

@@ -20,8 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * An exec or attach over SPDY/3.1 with the {@code v4.channel.k8s.io} protocol, as the kubelet proxies it: the client opens one
@@ -33,7 +31,6 @@ import java.util.regex.Pattern;
 final class SpdyExecHandler extends ChannelInboundHandlerAdapter implements ExecSession.Transport {
     /** How long the client may take to open its streams, as the kubelet allows. */
     static final long STREAMS_TIMEOUT_SECONDS = 30;
-    private static final Pattern SIZE = Pattern.compile("\"(Width|Height)\"\\s*:\\s*(\\d+)");
 
     private final ExecSession session;
     private final Map<String, Integer> streams = new TreeMap<>();
@@ -122,28 +119,13 @@ final class SpdyExecHandler extends ChannelInboundHandlerAdapter implements Exec
             resizeText.append(frame.content().toString(StandardCharsets.UTF_8));
             int end;
             while ((end = resizeText.indexOf("}")) >= 0) {
-                resize(resizeText.substring(0, end + 1));
+                session.resize(resizeText.substring(0, end + 1));
                 resizeText.delete(0, end + 1);
             }
             if (resizeText.length() > 4096) {
                 resizeText.setLength(0); // not JSON objects: ignore rather than grow
             }
         }
-    }
-
-    private void resize(String json) {
-        int width = 0;
-        int height = 0;
-        Matcher m = SIZE.matcher(json);
-        while (m.find()) {
-            int value = (int) Math.min(Integer.MAX_VALUE, Long.parseLong(m.group(2)));
-            if (m.group(1).equals("Width")) {
-                width = value;
-            } else {
-                height = value;
-            }
-        }
-        session.resize(width, height);
     }
 
     private int id(String type) {

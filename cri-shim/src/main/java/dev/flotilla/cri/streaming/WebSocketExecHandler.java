@@ -14,8 +14,6 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.ReferenceCountUtil;
 
 import java.nio.charset.StandardCharsets;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * An exec or attach over WebSocket with the {@code v5.channel.k8s.io} or {@code v4.channel.k8s.io} protocol: every binary
@@ -32,7 +30,6 @@ final class WebSocketExecHandler extends ChannelInboundHandlerAdapter implements
     private static final int ERROR = 3;
     private static final int RESIZE = 4;
     private static final int CLOSE = 255;
-    private static final Pattern SIZE = Pattern.compile("\"(Width|Height)\"\\s*:\\s*(\\d+)");
 
     private final ExecSession session;
     private ChannelHandlerContext ctx;
@@ -81,20 +78,7 @@ final class WebSocketExecHandler extends ChannelInboundHandlerAdapter implements
                     session.stdin(bytes, () -> ctx.channel().config().setAutoRead(true));
                 }
             }
-            case RESIZE -> {
-                Matcher m = SIZE.matcher(content.toString(StandardCharsets.UTF_8));
-                int width = 0;
-                int height = 0;
-                while (m.find()) {
-                    int value = (int) Math.min(Integer.MAX_VALUE, Long.parseLong(m.group(2)));
-                    if (m.group(1).equals("Width")) {
-                        width = value;
-                    } else {
-                        height = value;
-                    }
-                }
-                session.resize(width, height);
-            }
+            case RESIZE -> session.resize(content.toString(StandardCharsets.UTF_8));
             case CLOSE -> {
                 if (content.isReadable() && content.readUnsignedByte() == STDIN) {
                     session.closeStdin();

@@ -65,12 +65,7 @@ final class LocalProcessExec implements ExecBackend, AttachBackend {
         return new ExecProcess() {
             @Override
             public void stdin(byte[] data) {
-                try {
-                    stdin.write(data);
-                    stdin.flush();
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
+                write(stdin, data);
             }
 
             @Override
@@ -122,12 +117,7 @@ final class LocalProcessExec implements ExecBackend, AttachBackend {
         return new ExecProcess() {
             @Override
             public void stdin(byte[] data) {
-                try {
-                    stdin.write(data);
-                    stdin.flush();
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
+                write(stdin, data);
             }
 
             @Override
@@ -149,6 +139,15 @@ final class LocalProcessExec implements ExecBackend, AttachBackend {
                 process.destroyForcibly();
             }
         };
+    }
+
+    private static void write(OutputStream stdin, byte[] data) {
+        try {
+            stdin.write(data);
+            stdin.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private static void pump(InputStream in, Consumer<byte[]> sink) {
