@@ -119,7 +119,12 @@ final class ExecSession implements ExecBackend.ExecOutput {
         int height = 0;
         Matcher m = SIZE.matcher(json);
         while (m.find()) {
-            int value = (int) Math.min(Integer.MAX_VALUE, Long.parseLong(m.group(2)));
+            int value;
+            try {
+                value = (int) Math.min(Integer.MAX_VALUE, Long.parseLong(m.group(2)));
+            } catch (NumberFormatException tooLong) {
+                value = Integer.MAX_VALUE; // out of range: ignored below, not a reason to drop the session
+            }
             if (m.group(1).equals("Width")) {
                 width = value;
             } else {
