@@ -117,49 +117,8 @@ class StreamingServerTest {
     // ---- a WebSocket client (the JDK's) speaking v5.channel.k8s.io ----
 
     static Seen webSocket(String url, String input) throws Exception {
-        ByteArrayOutputStream[] channels = {new ByteArrayOutputStream(), new ByteArrayOutputStream(),
-                new ByteArrayOutputStream(), new ByteArrayOutputStream()};
-        CompletableFuture<Void> closed = new CompletableFuture<>();
-        WebSocket socket = HttpClient.newHttpClient().newWebSocketBuilder().subprotocols(WebSocketExecHandler.V5)
-                .buildAsync(URI.create(url.replace("http:", "ws:")), new WebSocket.Listener() {
-                    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
-
-                    @Override
-                    public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
-                        byte[] bytes = new byte[data.remaining()];
-                        data.get(bytes);
-                        partial.writeBytes(bytes);
-                        if (last) {
-                            byte[] message = partial.toByteArray();
-                            partial.reset();
-                            if (message.length > 0 && message[0] < channels.length) {
-                                channels[message[0]].write(message, 1, message.length - 1);
-                            }
-                        }
-                        ws.request(1);
-                        return null;
-                    }
-
-                    @Override
-                    public CompletionStage<?> onClose(WebSocket ws, int status, String reason) {
-                        closed.complete(null);
-                        return null;
-                    }
-
-                    @Override
-                    public void onError(WebSocket ws, Throwable error) {
-                        closed.completeExceptionally(error);
-                    }
-                }).get(10, TimeUnit.SECONDS);
-        assertEquals(WebSocketExecHandler.V5, socket.getSubprotocol());
-        if (!input.isEmpty()) {
-            byte[] bytes = input.getBytes(StandardCharsets.UTF_8);
-            socket.sendBinary(ByteBuffer.allocate(bytes.length + 1).put((byte) 0).put(bytes).flip(), true).join();
-        }
-        socket.sendBinary(ByteBuffer.wrap(new byte[] {(byte) 255, 0}), true).join();
-        closed.get(30, TimeUnit.SECONDS);
-        return new Seen(channels[1].toString(StandardCharsets.UTF_8), channels[2].toString(StandardCharsets.UTF_8),
-                channels[3].toString(StandardCharsets.UTF_8));
+        String[] channels = WebSocketTestClient.exchange(url, input, 10, 30);
+        return new Seen(channels[1], channels[2], channels[3]);
     }
 
     // ---- a SPDY/3.1 client speaking v4.channel.k8s.io, as the kubelet's proxy relays it ----

@@ -2,6 +2,7 @@ package dev.flotilla.tests.linux;
 
 import dev.flotilla.containers.bench.BusyboxImage;
 import dev.flotilla.containers.bench.LoopbackRegistry;
+import dev.flotilla.cri.streaming.WebSocketTestClient;
 import dev.flotilla.cri.v1.*;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -198,7 +199,7 @@ class CriE2E {
         String url = rt().exec(ExecRequest.newBuilder().setContainerId(app).setStdin(true).setStdout(true)
                 .setStderr(true).addAllCmd(List.of("sh", "-c", "read x; echo in $(hostname): $x; echo to-stderr >&2; exit 4"))
                 .build()).getUrl();
-        String[] channels = execOverWebSocket(url, "typed\n");
+        String[] channels = WebSocketTestClient.exchange(url, "typed\n", 60, 120);
         assertEquals("in web-pod: typed\n", channels[1], "stderr " + channels[2] + ", status " + channels[3]);
         assertEquals("to-stderr\n", channels[2]);
         assertTrue(channels[3].contains("{\"reason\":\"ExitCode\",\"message\":\"4\"}"), channels[3]);
@@ -241,8 +242,8 @@ class CriE2E {
                 .build()).getContainerId();
         rt().startContainer(StartContainerRequest.newBuilder().setContainerId(talker).build());
         rt().startContainer(StartContainerRequest.newBuilder().setContainerId(deaf).build());
-        String[] attached = execOverWebSocket(rt().attach(AttachRequest.newBuilder().setContainerId(talker)
-                .setStdin(true).setStdout(true).setStderr(true).build()).getUrl(), "over\n");
+        String[] attached = WebSocketTestClient.exchange(rt().attach(AttachRequest.newBuilder().setContainerId(talker)
+                .setStdin(true).setStdout(true).setStderr(true).build()).getUrl(), "over\n", 60, 120);
         assertEquals("heard over\n", attached[1], "stderr " + attached[2] + ", status " + attached[3]);
         assertTrue(attached[3].contains("\"status\":\"Success\""), attached[3]);
         for (String id : List.of(talker, deaf)) {
@@ -312,58 +313,6 @@ class CriE2E {
         assertEquals(Status.Code.NOT_FOUND, assertThrows(StatusRuntimeException.class, () -> rt().podSandboxStatus(
                 PodSandboxStatusRequest.newBuilder().setPodSandboxId(pod).build())).getStatus().getCode());
         assertEquals(List.of(), rt().listPodSandbox(ListPodSandboxRequest.getDefaultInstance()).getItemsList());
-    }
-
-    /** A v5.channel.k8s.io client: sends stdin and closes it, returns what arrived on channels 0-3 once closed. */
-    private static String[] execOverWebSocket(String url, String stdin) throws Exception {
-        java.io.ByteArrayOutputStream[] channels = new java.io.ByteArrayOutputStream[4];
-        for (int i = 0; i < channels.length; i++) {
-            channels[i] = new java.io.ByteArrayOutputStream();
-        }
-        java.util.concurrent.CompletableFuture<Void> closed = new java.util.concurrent.CompletableFuture<>();
-        java.net.http.WebSocket socket = java.net.http.HttpClient.newHttpClient().newWebSocketBuilder()
-                .subprotocols("v5.channel.k8s.io").buildAsync(java.net.URI.create(url.replaceFirst("^http", "ws")),
-                        new java.net.http.WebSocket.Listener() {
-                            private final java.io.ByteArrayOutputStream partial = new java.io.ByteArrayOutputStream();
-
-                            @Override
-                            public java.util.concurrent.CompletionStage<?> onBinary(java.net.http.WebSocket ws,
-                                                                                    java.nio.ByteBuffer data, boolean last) {
-                                byte[] bytes = new byte[data.remaining()];
-                                data.get(bytes);
-                                partial.writeBytes(bytes);
-                                if (last) {
-                                    byte[] message = partial.toByteArray();
-                                    partial.reset();
-                                    if (message.length > 0 && message[0] >= 0 && message[0] < channels.length) {
-                                        channels[message[0]].write(message, 1, message.length - 1);
-                                    }
-                                }
-                                ws.request(1);
-                                return null;
-                            }
-
-                            @Override
-                            public java.util.concurrent.CompletionStage<?> onClose(java.net.http.WebSocket ws, int status,
-                                                                                   String reason) {
-                                closed.complete(null);
-                                return null;
-                            }
-
-                            @Override
-                            public void onError(java.net.http.WebSocket ws, Throwable error) {
-                                closed.completeExceptionally(error);
-                            }
-                        }).get(60, TimeUnit.SECONDS);
-        byte[] input = stdin.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        socket.sendBinary(java.nio.ByteBuffer.allocate(input.length + 1).put((byte) 0).put(input).flip(), true).join();
-        socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[] {(byte) 255, 0}), true).join();
-        closed.get(120, TimeUnit.SECONDS);
-        String[] text = new String[channels.length];
-        for (int i = 0; i < channels.length; i++) {
-            text[i] = channels[i].toString(java.nio.charset.StandardCharsets.UTF_8);
-        }
-        return text;
     }
 
     private List<String> awaitLines(Path log, int count) throws Exception {
