@@ -147,15 +147,35 @@ public final class Vcpu {
         if (Thread.currentThread() == thread || !thread.isAlive() && state() == State.STOPPED) {
             return;
         }
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
-            thread.join(timeout);
+            // Kicked again every slice: one kick suffices in theory, but a host that stalls (a
+            // nested lab under load) must not turn a late kick into a VM that can never be freed.
+            while (!thread.join(Duration.ofNanos(Math.max(1, Math.min(RE_KICK_NANOS, deadline - System.nanoTime()))))) {
+                if (System.nanoTime() - deadline >= 0) {
+                    throw new TimeoutException("vCPU %d did not stop within %s; its thread is at %s"
+                            .formatted(id(), timeout, whereIs(thread)));
+                }
+                synchronized (lock) {
+                    kickLocked();
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new TimeoutException("interrupted while stopping vCPU " + id());
         }
-        if (thread.isAlive()) {
-            throw new TimeoutException("vCPU %d did not stop within %s".formatted(id(), timeout));
+    }
+
+    private static final long RE_KICK_NANOS = 100_000_000L;
+
+    /** The top frames of a thread that would not stop, for the error that says so. */
+    private static String whereIs(Thread t) {
+        StackTraceElement[] frames = t.getStackTrace();
+        StringBuilder where = new StringBuilder();
+        for (int i = 0; i < Math.min(6, frames.length); i++) {
+            where.append(i == 0 ? "" : " < ").append(frames[i]);
         }
+        return frames.length == 0 ? "(no Java frames)" : where.toString();
     }
 
     /** How often this vCPU left KVM_RUN, by reason; may lag the vCPU thread by a few exits. */
