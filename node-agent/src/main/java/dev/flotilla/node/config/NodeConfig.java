@@ -175,9 +175,17 @@ public interface NodeConfig {
         @WithDefault("flotilla0")
         String bridge();
 
-        /** IPv4 pool (CIDR); the first host address is the bridge's (the sandboxes' gateway). */
+        /** IPv4 pool (CIDR), cut into one subnet per bridge; a subnet's first host address is its bridge's (the gateway). */
         @WithDefault("10.213.0.0/16")
         String pool();
+
+        /**
+         * Prefix length of each bridge's subnet, 22 to 30. A Linux bridge takes at most 1,023 ports, so a pool larger
+         * than one subnet spreads its sandboxes over several bridges: {@code <bridge>}, {@code <bridge>-1}, … each
+         * made when the ones before are full. /22 gives 1,021 sandboxes per bridge.
+         */
+        @WithDefault("22")
+        int bridgePrefixLength();
 
         /** Masquerade sandbox traffic leaving through the host's other interfaces. */
         @WithDefault("false")

@@ -25,8 +25,13 @@ public record NodeInfo(String name, String agentVersion, String instance, Kvm kv
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    /**
+     * {@code bridge} and {@code gateway} are the first subnet's; {@code bridges} lists every bridge up (one per
+     * {@code /bridgePrefixLength} subnet of the pool in use).
+     */
     public record Network(boolean enabled, String bridge, String pool, String gateway, boolean nat,
-                          boolean sandboxToSandbox, boolean nodeApiFromSandboxes) {
+                          boolean sandboxToSandbox, boolean nodeApiFromSandboxes, Integer bridgePrefixLength,
+                          java.util.List<String> bridges) {
     }
 
     public record Containers(boolean available, String reason) {

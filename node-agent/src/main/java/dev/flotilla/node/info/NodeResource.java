@@ -18,6 +18,7 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import java.lang.management.ManagementFactory;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -58,7 +59,8 @@ public class NodeResource {
                         config.capacity().reservedMemoryMib()),
                 byState,
                 new NodeInfo.Network(n.enabled(), n.enabled() ? n.bridge() : null, n.enabled() ? net.pool().cidr() : null,
-                        n.enabled() ? net.pool().gateway() : null, n.nat(), n.allowSandboxToSandbox(), n.allowNodeApi()),
+                        n.enabled() ? net.pool().gateway() : null, n.nat(), n.allowSandboxToSandbox(), n.allowNodeApi(),
+                        n.enabled() ? net.pool().prefixLength() : null, n.enabled() ? net.bridges() : List.of()),
                 new NodeInfo.Containers(containers.available(), containers.available() ? null : containers.unavailableReason()),
                 controlPlane.view(),
                 jvm());

@@ -10,15 +10,20 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The node's sandbox network: one Linux bridge with the pool's first address (the sandboxes' gateway), one
- * tap per sandbox VM enslaved to it, addresses from an {@link AddressPool}.
+ * The node's sandbox network: Linux bridges, one tap per sandbox VM enslaved to one of them, addresses from an
+ * {@link AddressPool}. A bridge takes at most 1,023 ports (the kernel's port numbers are 10 bits), so the pool is cut
+ * into one subnet per bridge ({@code bridge-prefix-length}, /22 by default: 1,021 sandboxes): the first bridge is
+ * named as configured, the next ones {@code <bridge>-1}, {@code <bridge>-2}, … each made when a sandbox first gets an
+ * address of its subnet, with that subnet's first address (the sandboxes' gateway). Traffic between bridges is routed
+ * by the host.
  *
- * <p>Isolation, all in the kernel so it holds whatever the guest does: bridge ports are {@code isolated}
- * (isolated ports forward only to non-isolated ones, i.e. the bridge itself, never to each other) unless
- * sandbox-to-sandbox traffic is allowed; an nftables table {@code inet flotilla_<bridge>} drops traffic from the bridge
- * to the agent's own API port unless allowed, and masquerades the pool's traffic leaving through other
- * interfaces when NAT is on. Everything is named so that a restarted agent finds and removes leftovers: taps of
- * sandboxes that are gone are deleted by name.
+ * <p>Isolation, all in the kernel so it holds whatever the guest does: bridge ports are {@code isolated} (isolated
+ * ports forward only to non-isolated ones, i.e. the bridge itself, never to each other) unless sandbox-to-sandbox
+ * traffic is allowed; an nftables table {@code inet flotilla_<bridge>} drops traffic routed from one of our bridges to
+ * one of our bridges (another subnet, or back through the gateway into the same one) unless that is allowed, drops
+ * traffic from the bridges to the agent's own API port unless allowed, and masquerades the pool's traffic leaving
+ * through other interfaces when NAT is on. Everything is named so that a restarted agent finds and removes
+ * leftovers: taps of sandboxes that are gone are deleted by name.
  */
 public final class SandboxNetwork {
     private static final Logger LOG = Logger.getLogger(SandboxNetwork.class);
@@ -26,17 +31,32 @@ public final class SandboxNetwork {
     private final String nftTable;
     /** Taps are "flt" + 8 hex digits of the address offset: unique per address, at most 15 characters. */
     static final String TAP_PREFIX = "flt";
+    /** Linux interface names hold at most 15 bytes (IFNAMSIZ − 1). */
+    private static final int MAX_NAME = 15;
 
     private final NodeConfig.Network config;
     private final AddressPool pool;
     private final int apiPort;
+    /** Subnets whose bridge is up, with its address and in the nftables rules; guarded by this. */
+    private final java.util.TreeSet<Integer> bridgesUp = new java.util.TreeSet<>();
     private boolean ready;
 
     public SandboxNetwork(NodeConfig.Network config, int apiPort) {
+        int prefix = config.bridgePrefixLength();
+        if (prefix < 22 || prefix > 30) {
+            throw new IllegalArgumentException("flotilla.node.network.bridge-prefix-length=" + prefix
+                    + ": must be 22 to 30 (a Linux bridge takes at most 1,023 ports; /22 gives 1,021 sandboxes)");
+        }
         this.config = config;
-        this.pool = new AddressPool(config.pool());
+        this.pool = new AddressPool(config.pool(), prefix);
         this.apiPort = apiPort;
         this.nftTable = "flotilla_" + config.bridge().replaceAll("[^A-Za-z0-9_]", "_");
+        String last = bridgeName(pool.subnets() - 1);
+        if (last.length() > MAX_NAME) {
+            throw new IllegalArgumentException("bridge name " + config.bridge() + " is too long for a pool of " + pool.subnets()
+                    + " subnets: its last bridge would be " + last + ", and interface names hold at most " + MAX_NAME
+                    + " characters (shorten flotilla.node.network.bridge or raise bridge-prefix-length)");
+        }
     }
 
     public String nftTable() {
@@ -51,29 +71,64 @@ public final class SandboxNetwork {
         return pool;
     }
 
-    /** Creates (or adopts) the bridge and installs the nftables rules. Idempotent. */
+    /** The bridge of subnet {@code index}: the configured name for the first, then {@code <bridge>-<index>}. */
+    public String bridgeName(int index) {
+        return index == 0 ? config.bridge() : config.bridge() + "-" + index;
+    }
+
+    /** The bridges that are up, first subnet first. */
+    public synchronized List<String> bridges() {
+        return bridgesUp.stream().map(this::bridgeName).toList();
+    }
+
+    /** Creates (or adopts) the first bridge and installs the nftables rules. Idempotent. */
     public synchronized void setUp() {
         if (!config.enabled() || ready) {
             return;
         }
-        String bridge = config.bridge();
+        bridgeUp(0);
+        ready = true;
+        LOG.infof("sandbox network: bridge %s at %s/%d, pool %s in /%d subnets (%d bridges at most), sandbox-to-sandbox %s, "
+                        + "node API from sandboxes %s, NAT %s",
+                config.bridge(), pool.gateway(), pool.prefixLength(), pool.cidr(), pool.prefixLength(), pool.subnets(),
+                config.allowSandboxToSandbox() ? "allowed" : "blocked", config.allowNodeApi() ? "allowed" : "blocked",
+                config.nat() ? "on" : "off");
+    }
+
+    /** Makes subnet {@code index}'s bridge exist, with its gateway address, up and in the rules. */
+    private synchronized void bridgeUp(int index) {
+        if (bridgesUp.contains(index)) {
+            return;
+        }
+        String bridge = bridgeName(index);
         if (!Files.exists(Path.of("/sys/class/net", bridge))) {
             HostCommand.check(List.of("ip", "link", "add", bridge, "type", "bridge"));
         }
-        String address = pool.gateway() + "/" + pool.prefixLength();
+        String address = pool.gatewayOfSubnet(index) + "/" + pool.prefixLength();
         String shown = HostCommand.check(List.of("ip", "-4", "addr", "show", "dev", bridge));
+        var stale = java.util.regex.Pattern.compile(" inet ([0-9.]+)/(\\d+) ").matcher(shown);
+        while (stale.find()) {
+            // An address of the pool with another prefix (the pool or subnet size changed since it was made) would
+            // keep routing part of the pool to this bridge.
+            String other = stale.group(1) + "/" + stale.group(2);
+            if (!other.equals(address) && pool.contains(stale.group(1))) {
+                HostCommand.check(List.of("ip", "addr", "del", other, "dev", bridge));
+            }
+        }
         if (!shown.contains(" " + address + " ")) {
             HostCommand.check(List.of("ip", "addr", "add", address, "dev", bridge));
         }
         HostCommand.check(List.of("ip", "link", "set", bridge, "up"));
+        bridgesUp.add(index);
         installRules();
-        ready = true;
-        LOG.infof("sandbox network: bridge %s at %s, pool %s, sandbox-to-sandbox %s, node API from sandboxes %s, NAT %s",
-                bridge, address, pool.cidr(), config.allowSandboxToSandbox() ? "allowed" : "blocked",
-                config.allowNodeApi() ? "allowed" : "blocked", config.nat() ? "on" : "off");
+        if (index > 0) {
+            LOG.infof("sandbox network: bridge %s at %s for the pool's subnet %s", bridge, address, pool.subnetCidr(index));
+        }
     }
 
     private void installRules() {
+        String bridges = bridgesUp.stream().map(i -> '"' + bridgeName(i) + '"')
+                .collect(java.util.stream.Collectors.joining(", ", "{ ", " }"));
         StringBuilder rules = new StringBuilder();
         // Declaring then deleting makes the script work whether or not the table exists; the new one replaces it atomically.
         rules.append("table inet ").append(nftTable).append(" {}\n");
@@ -81,32 +136,38 @@ public final class SandboxNetwork {
         rules.append("table inet ").append(nftTable).append(" {\n");
         rules.append("  chain input {\n    type filter hook input priority 0; policy accept;\n");
         if (!config.allowNodeApi()) {
-            rules.append("    iifname \"").append(config.bridge()).append("\" tcp dport ").append(apiPort).append(" drop\n");
+            rules.append("    iifname ").append(bridges).append(" tcp dport ").append(apiPort).append(" drop\n");
         }
         rules.append("  }\n");
+        if (!config.allowSandboxToSandbox()) {
+            rules.append("  chain forward {\n    type filter hook forward priority 0; policy accept;\n");
+            rules.append("    iifname ").append(bridges).append(" oifname ").append(bridges).append(" drop\n  }\n");
+        }
         if (config.nat()) {
             rules.append("  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n");
-            rules.append("    ip saddr ").append(pool.cidr()).append(" oifname != \"").append(config.bridge())
-                    .append("\" masquerade\n  }\n");
+            rules.append("    ip saddr ").append(pool.cidr()).append(" oifname != ").append(bridges)
+                    .append(" masquerade\n  }\n");
         }
         rules.append("}\n");
         HostCommand.check(List.of("nft", "-f", "-"), rules.toString());
-        if (config.nat()) {
+        if (config.nat() || config.allowSandboxToSandbox() && bridgesUp.size() > 1) {
             HostCommand.check(List.of("sysctl", "-q", "-w", "net.ipv4.ip_forward=1"));
         }
     }
 
-    /** A tap on the bridge with a fresh address; the caller passes {@code tap} to the VM's virtio-net device. */
+    /** A tap on its subnet's bridge with a fresh address; the caller passes {@code tap} to the VM's virtio-net device. */
     public NetAttachment attach() {
         setUp();
         String address = pool.allocate();
         String tap = tapName(address);
+        String bridge = bridgeName(pool.subnetOf(address));
         try {
+            bridgeUp(pool.subnetOf(address));
             if (Files.exists(Path.of("/sys/class/net", tap))) {
                 HostCommand.run(List.of("ip", "link", "del", tap), null); // a leftover of a crash
             }
             HostCommand.check(List.of("ip", "tuntap", "add", "dev", tap, "mode", "tap"));
-            HostCommand.check(List.of("ip", "link", "set", "dev", tap, "master", config.bridge()));
+            HostCommand.check(List.of("ip", "link", "set", "dev", tap, "master", bridge));
             if (!config.allowSandboxToSandbox()) {
                 HostCommand.check(List.of("bridge", "link", "set", "dev", tap, "isolated", "on"));
             }
@@ -116,7 +177,7 @@ public final class SandboxNetwork {
             pool.release(address);
             throw e;
         }
-        return new NetAttachment(tap, address, pool.prefixLength(), pool.gateway(), macFor(address));
+        return new NetAttachment(tap, address, pool.prefixLength(), pool.gatewayOf(address), macFor(address));
     }
 
     /**
@@ -157,7 +218,7 @@ public final class SandboxNetwork {
 
     /**
      * Taps of this agent that no live sandbox owns (left by a crashed agent): removed. Ours are the taps named like
-     * ours that are ports of our bridge, or not on any bridge with an address of our pool in their name (a crash
+     * ours that are ports of our bridges, or not on any bridge with an address of our pool in their name (a crash
      * between creating and enslaving one); another agent's taps on another bridge of the same host are left alone.
      */
     public List<String> removeOrphanTaps(java.util.Set<String> owned) {
@@ -182,13 +243,24 @@ public final class SandboxNetwork {
         Path master = link.resolve("master");
         if (Files.isSymbolicLink(master)) {
             try {
-                return Files.readSymbolicLink(master).getFileName().toString().equals(config.bridge());
+                return isOurBridge(Files.readSymbolicLink(master).getFileName().toString());
             } catch (java.io.IOException e) {
                 return false; // gone meanwhile, or unreadable: not ours to judge
             }
         }
         String address = addressOf(tap);
         return address != null && pool.contains(address);
+    }
+
+    private boolean isOurBridge(String name) {
+        if (name.equals(config.bridge())) {
+            return true;
+        }
+        String prefix = config.bridge() + "-";
+        if (!name.startsWith(prefix) || !name.substring(prefix.length()).matches("[1-9][0-9]{0,5}")) {
+            return false;
+        }
+        return Integer.parseInt(name.substring(prefix.length())) < pool.subnets();
     }
 
     /** The address a tap name encodes ({@link #tapName}), or null when it is not hex. */

@@ -63,4 +63,42 @@ class AddressPoolTest {
         assertTrue(tap.length() <= 15);
         assertEquals("02:46:4c:d5:00:02", SandboxNetwork.macFor("10.213.0.2"));
     }
+
+    @Test
+    void subnets_eachKeepsItsNetworkGatewayAndBroadcast_addressesFillThemInOrder() {
+        AddressPool pool = new AddressPool("10.1.2.0/24", 29); // 32 subnets of 8: .1 gateway, .2 to .6 sandboxes, .7 broadcast
+        assertEquals(32, pool.subnets());
+        assertEquals(29, pool.prefixLength());
+        assertEquals(24, pool.poolPrefixLength());
+        for (int i = 2; i <= 6; i++) {
+            assertEquals("10.1.2." + i, pool.allocate());
+        }
+        assertEquals("10.1.2.10", pool.allocate(), "past .6 the next subnet, after its network .8 and gateway .9");
+        assertEquals(1, pool.subnetOf("10.1.2.10"));
+        assertEquals("10.1.2.9", pool.gatewayOf("10.1.2.10"));
+        assertEquals("10.1.2.8/29", pool.subnetCidr(1));
+        assertFalse(pool.markTaken("10.1.2.9"), "a subnet's gateway is never a sandbox's");
+        assertFalse(pool.markTaken("10.1.2.15"), "nor its broadcast address");
+        assertEquals(6, pool.inUse());
+        pool.release("10.1.2.9"); // not a sandbox address: nothing changes
+        assertEquals("10.1.2.11", pool.allocate());
+    }
+
+    @Test
+    void subnets_exhausted_countsOnlySandboxAddresses() {
+        AddressPool pool = new AddressPool("10.1.2.0/28", 30); // 4 subnets of one sandbox each
+        for (int i = 0; i < 4; i++) {
+            pool.allocate();
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, pool::allocate);
+        assertTrue(e.getMessage().contains("(4 addresses)"), e.getMessage());
+    }
+
+    @Test
+    void subnets_poolNoLargerThanOneSubnet_isOneSubnet() {
+        AddressPool pool = new AddressPool("10.1.2.0/24", 22);
+        assertEquals(1, pool.subnets());
+        assertEquals(24, pool.prefixLength());
+        assertEquals("10.1.2.1", pool.gatewayOf("10.1.2.200"));
+    }
 }

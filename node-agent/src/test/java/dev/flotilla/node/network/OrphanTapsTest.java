@@ -41,6 +41,7 @@ class OrphanTapsTest {
             public boolean enabled() { return true; }
             public String bridge() { return bridge; }
             public String pool() { return pool; }
+            public int bridgePrefixLength() { return 22; }
             public boolean nat() { return false; }
             public boolean allowSandboxToSandbox() { return false; }
             public boolean allowNodeApi() { return false; }
