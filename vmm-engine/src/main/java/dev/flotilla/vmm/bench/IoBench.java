@@ -64,7 +64,7 @@ public final class IoBench {
 
     public record Options(Path kernel, Path initrd, int sizeMib, int smallReads, long vsockBytes, int vcpus,
                           int memoryMib, String cmdline, String qemu, String python, Path dir, Optional<Path> json,
-                          int warmRuns) {
+                          int warmRuns, boolean hugePages) {
         public Options {
             if (warmRuns < 0) {
                 throw new IllegalArgumentException("--warm-runs must be 0 or more");
@@ -121,7 +121,10 @@ public final class IoBench {
                 out.println("io: flotilla: warm run " + (i + 1) + " of " + o.warmRuns() + " in the same JVM");
                 ours = runOurs(o, disk, command, out);
             }
-            Figures qemu = runQemu(o, disk, command, out);
+            // "--qemu none": our side only, e.g. to compare engine settings run against run.
+            Figures qemu = o.qemu().equals("none")
+                    ? new Figures(Double.NaN, Double.NaN, Double.NaN, Double.NaN, List.of("QEMU not run (--qemu none)"))
+                    : runQemu(o, disk, command, out);
 
             out.println();
             out.printf(Locale.ROOT, "io: %-34s %12s %12s %8s%n", "", "flotilla", "qemu", "ratio");
@@ -231,7 +234,7 @@ public final class IoBench {
             }
         };
         VmConfig config = VmConfig.builder().kernel(o.kernel()).initrd(o.initrd()).cmdline(cmdline)
-                .vcpus(o.vcpus()).memoryMib(o.memoryMib()).consoleOutput(sink)
+                .vcpus(o.vcpus()).memoryMib(o.memoryMib()).consoleOutput(sink).hugePages(o.hugePages())
                 .device(BlockDeviceConfig.of(disk, false)).device(VsockDeviceConfig.of(GUEST_CID)).build();
         CompletableFuture<double[]> stream = new CompletableFuture<>();
         out.println("io: flotilla: booting the guest");
@@ -260,7 +263,8 @@ public final class IoBench {
             throw new IllegalStateException("our guest did not finish within " + RUN_TIMEOUT + "; console:\n" + tail(text));
         }
         List<String> notes = new ArrayList<>();
-        notes.add("backing file through the host page cache (preadv/pwritev), device defaults (packed ring offered, event idx)");
+        notes.add("backing file through the host page cache (preadv/pwritev), device defaults (packed ring offered, event idx)"
+                + (o.hugePages() ? ", guest RAM on transparent huge pages" : ""));
         double[] vsock = stream.getNow(null);
         double vsockMibS = vsockFigure(text, vsock == null ? -1 : (long) vsock[0], vsock == null ? 0 : vsock[1], o, notes);
         Figures f = figures(text, o, vsockMibS, notes);

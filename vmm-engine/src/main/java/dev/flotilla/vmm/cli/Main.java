@@ -147,7 +147,7 @@ public final class Main {
                 }
                 case "io" -> {
                     requireOnly(options, "--kernel", "--initrd", "--size-mib", "--small-reads", "--vsock-mib", "--vcpus",
-                            "--memory", "--cmdline", "--json", "--qemu", "--python", "--dir", "--warm-runs");
+                            "--memory", "--cmdline", "--json", "--qemu", "--python", "--dir", "--warm-runs", "--huge-pages");
                     if (!options.containsKey("--kernel") || !options.containsKey("--initrd")) {
                         throw new UsageException("bench io needs --kernel (a vmlinux) and --initrd");
                     }
@@ -163,7 +163,8 @@ public final class Main {
                             options.getOrDefault("--python", "python3"),
                             Path.of(options.getOrDefault("--dir", System.getProperty("java.io.tmpdir"))),
                             Optional.ofNullable(options.get("--json")).map(Path::of),
-                            number("--warm-runs", options.getOrDefault("--warm-runs", "1"))), out);
+                            number("--warm-runs", options.getOrDefault("--warm-runs", "1")),
+                            onOff("--huge-pages", options.getOrDefault("--huge-pages", "off"))), out);
                 }
                 default -> throw new UsageException(which.isEmpty() ? "no benchmark named" : "unknown benchmark " + which);
             };

@@ -100,7 +100,6 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
     private long nextEphemeralPort = FIRST_EPHEMERAL_PORT;
     private final VsockHeader header = new VsockHeader();
     private final byte[] headerBytes = new byte[VsockHeader.SIZE];
-    private final byte[] payload = new byte[VsockHeader.MAX_PAYLOAD];
     private final VsockHeader outHeader = new VsockHeader();
     /** An rx chain popped and not yet filled (the queue's reusable chain), or null. */
     private DescriptorChain heldRx;
@@ -399,11 +398,7 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
             handleUnknownConnection(h);
             return;
         }
-        int len = (int) h.len;
-        if (len > 0) {
-            gather(chain, VsockHeader.SIZE, payload, 0, len);
-        }
-        handleConnectionPacket(connection, h, len);
+        handleConnectionPacket(connection, h, (int) h.len, chain);
     }
 
     private void handleUnknownConnection(VsockHeader h) {
@@ -474,7 +469,8 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
         requestService(connection);
     }
 
-    private void handleConnectionPacket(VsockConnection c, VsockHeader h, int len) {
+    /** {@code len} payload bytes follow the header in {@code chain}; RW data goes from there straight into the connection's buffer. */
+    private void handleConnectionPacket(VsockConnection c, VsockHeader h, int len, DescriptorChain chain) {
         boolean wake;
         synchronized (c) {
             if (c.state == State.CLOSED) {
@@ -541,12 +537,12 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
                                 "the guest ignored the advertised credit (buf_alloc %d)".formatted(c.received.capacity()));
                         return;
                     }
-                    c.receivedCount += len;
                     if (c.hostClosed) {
                         c.forwardedCount += len; // nobody will read it; the credit frees at once
                     } else {
-                        c.received.write(payload, 0, len);
+                        gatherInto(chain, VsockHeader.SIZE, c.received, len);
                     }
+                    c.receivedCount += len;
                     metrics.add(Counter.BYTES_FROM_GUEST, len);
                 }
                 case VsockHeader.OP_CREDIT_UPDATE -> { /* credit taken from the header above */ }
@@ -696,7 +692,6 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
                     }
                     long room = heldRx.writableBytes() - VsockHeader.SIZE;
                     int n = (int) Math.min(Math.min(c.toSend.size(), credit), Math.min(room, VsockHeader.MAX_PAYLOAD));
-                    c.toSend.peek(payload, 0, n);
                     sendPacket(c.hostPort, c.guestPort, VsockHeader.OP_RW, 0, n, c.received.capacity(), c.forwardedCount, c);
                     c.toSend.skip(n);
                     c.sentCount += n;
@@ -774,7 +769,7 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
         return false;
     }
 
-    /** Fills the held rx chain with one packet (payload from {@link #payload}) and returns it to the driver. */
+    /** Fills the held rx chain with one packet (an RW packet's payload: the first {@code len} bytes of {@code c}'s send buffer) and returns it to the driver. */
     private void sendPacket(long hostPort, long guestPort, int op, int flags, int len, int bufAlloc, int fwdCnt,
                             VsockConnection c) {
         outHeader.set(guestCid, hostPort, guestPort, op, len, flags, bufAlloc, fwdCnt).encode(headerBytes, 0);
@@ -782,7 +777,7 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
         try {
             scatter(heldRx, 0, headerBytes, 0, VsockHeader.SIZE);
             if (len > 0) {
-                scatter(heldRx, VsockHeader.SIZE, payload, 0, len);
+                scatterFrom(c.toSend, heldRx, VsockHeader.SIZE, len);
             }
         } catch (GuestMemoryException e) {
             written = 0;
@@ -890,6 +885,44 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
             int n = (int) Math.min(length, bufferLength - offset);
             memory.read(chain.address(i) + offset, dst, dstOffset, n);
             dstOffset += n;
+            length -= n;
+            offset = 0;
+        }
+    }
+
+    /** Appends {@code length} bytes of the chain's readable buffers, from {@code offset} bytes in, to {@code ring} (room checked by the caller). */
+    private void gatherInto(DescriptorChain chain, long offset, ByteRing ring, int length) {
+        int before = ring.size();
+        try {
+            for (int i = 0; i < chain.readableCount() && length > 0; i++) {
+                long bufferLength = Integer.toUnsignedLong(chain.length(i));
+                if (offset >= bufferLength) {
+                    offset -= bufferLength;
+                    continue;
+                }
+                int n = (int) Math.min(length, bufferLength - offset);
+                ring.write(memory, chain.address(i) + offset, n);
+                length -= n;
+                offset = 0;
+            }
+        } catch (GuestMemoryException e) {
+            ring.truncate(before); // all of the packet or none of it
+            throw e;
+        }
+    }
+
+    /** Writes the first {@code length} bytes of {@code ring} into the chain's writable buffers from {@code offset} bytes in. */
+    private void scatterFrom(ByteRing ring, DescriptorChain chain, long offset, int length) {
+        int from = 0;
+        for (int i = chain.firstWritable(); i < chain.count() && length > 0; i++) {
+            long bufferLength = Integer.toUnsignedLong(chain.length(i));
+            if (offset >= bufferLength) {
+                offset -= bufferLength;
+                continue;
+            }
+            int n = (int) Math.min(length, bufferLength - offset);
+            ring.peek(from, memory, chain.address(i) + offset, n);
+            from += n;
             length -= n;
             offset = 0;
         }
