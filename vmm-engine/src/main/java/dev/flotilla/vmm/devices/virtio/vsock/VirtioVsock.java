@@ -693,10 +693,15 @@ public final class VirtioVsock implements VirtioDevice, VsockHost, AutoCloseable
                     long room = heldRx.writableBytes() - VsockHeader.SIZE;
                     int n = (int) Math.min(Math.min(c.toSend.size(), credit), Math.min(room, VsockHeader.MAX_PAYLOAD));
                     sendPacket(c.hostPort, c.guestPort, VsockHeader.OP_RW, 0, n, c.received.capacity(), c.forwardedCount, c);
+                    int freeBefore = c.toSend.free();
                     c.toSend.skip(n);
                     c.sentCount += n;
                     metrics.add(Counter.BYTES_TO_GUEST, n);
-                    c.changed();
+                    if (c.toSend.isEmpty() || freeBefore < c.writerWakeMark() && c.toSend.free() >= c.writerWakeMark()) {
+                        // Writers wait for the low-water mark, so a wake-up per packet (4 KiB: a Linux guest's rx
+                        // buffers) would only wake them to wait again.
+                        c.changed();
+                    }
                     return Step.SENT;
                 }
                 if (!c.creditRequested) {
