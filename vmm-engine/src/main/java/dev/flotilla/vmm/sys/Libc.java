@@ -119,6 +119,9 @@ public final class Libc {
     private static final class PwritevCall {
         static final MethodHandle H = link("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG), true);
     }
+    private static final class Preadv2Call {
+        static final MethodHandle H = link("preadv2", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT), true);
+    }
     private static final class MincoreCall {
         static final MethodHandle H = link("mincore", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), true);
     }
@@ -378,6 +381,20 @@ public final class Libc {
             return n < 0 ? -errno(capture) : n;
         } catch (Throwable t) {
             throw unexpected("preadv", t);
+        }
+    }
+
+    /** preadv2 flag: fail with EAGAIN instead of waiting for the device (data not in the page cache). */
+    public static final int RWF_NOWAIT = 0x08;
+
+    /** {@code preadv2(2)}: {@link #preadvOrErrno} with flags (e.g. {@link #RWF_NOWAIT}). Allocates nothing. */
+    public static long preadv2OrErrno(int fd, MemorySegment iovecs, int count, long offset, int flags) {
+        try {
+            MemorySegment capture = CAPTURE.get();
+            long n = (long) Preadv2Call.H.invokeExact(capture, fd, iovecs, count, offset, flags);
+            return n < 0 ? -errno(capture) : n;
+        } catch (Throwable t) {
+            throw unexpected("preadv2", t);
         }
     }
 

@@ -17,7 +17,9 @@ import java.nio.file.StandardOpenOption;
  * the file and guest memory (no copy through the Java heap): one preadv/pwritev over a request's
  * segments when guest memory is native, a {@link FileChannel} call per segment otherwise;
  * discard and write-zeroes punch holes or zero ranges with fallocate(2). Called from the blocking
- * I/O executor, several requests at once (positional I/O, no shared position).
+ * I/O executor, several requests at once (positional I/O, no shared position), and from the device's
+ * event loop for I/O that cannot wait for a device: any I/O of a file in memory ({@link
+ * #memoryBacked()}), reads of cached data ({@link #readVectoredIfCached}).
  */
 public final class RawFileBackend implements AutoCloseable {
 
@@ -33,6 +35,7 @@ public final class RawFileBackend implements AutoCloseable {
      */
     private final int fd;
     private final long sizeBytes;
+    private final boolean memoryBacked;
 
     public RawFileBackend(Path path, boolean readOnly) throws IOException {
         if (!Files.isRegularFile(path)) {
@@ -45,6 +48,7 @@ public final class RawFileBackend implements AutoCloseable {
                 : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
             sizeBytes = channel.size();
+            memoryBacked = inMemoryFileSystem(path);
             fd = Libc.open(path.toString(), (readOnly ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC);
         } catch (IOException | RuntimeException e) {
             channel.close();
@@ -58,6 +62,48 @@ public final class RawFileBackend implements AutoCloseable {
 
     public boolean readOnly() {
         return readOnly;
+    }
+
+    /**
+     * True when the file lives in memory (tmpfs, ramfs): its reads and writes are memory copies that
+     * never wait for a device, so the device may do them inline instead of handing them to a thread.
+     */
+    public boolean memoryBacked() {
+        return memoryBacked;
+    }
+
+    private static boolean inMemoryFileSystem(Path path) {
+        try {
+            String type = Files.getFileStore(path).type();
+            return type.equals("tmpfs") || type.equals("ramfs");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Reads as {@link #readVectored} if every byte is in the page cache, without waiting for a
+     * device (preadv2 with RWF_NOWAIT): true when all {@code length} bytes were read. False when
+     * the read would have waited, reached the end of the file, or the file system cannot tell (no
+     * RWF_NOWAIT): then the buffers hold an unknown part of the data and the caller reads it again
+     * with {@link #readVectored}. The entries are the caller's scratch, as there.
+     */
+    public boolean readVectoredIfCached(long position, MemorySegment iovecs, int count, long length) {
+        int first = 0;
+        long left = length;
+        while (first < count && left > 0) {
+            long n = Libc.preadv2OrErrno(fd, from(iovecs, first), count - first, position, Libc.RWF_NOWAIT);
+            if (n == -Errno.EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                return false;
+            }
+            position += n;
+            left -= n;
+            first = consume(iovecs, first, count, n);
+        }
+        return left <= 0;
     }
 
     /** Whole 512-byte sectors in the file (a partial last sector is not reachable). */

@@ -62,4 +62,37 @@ class RawFileBackendTest {
             assertEquals(3, RawFileBackend.consume(iovecs, 1, 3, 170));
         }
     }
+
+    @Test
+    void readVectoredIfCached_dataJustWritten_isRead_butNotPastTheEndOfTheFile() throws IOException {
+        Path file = tmp.resolve("disk.img");
+        Files.write(file, new byte[]{1, 2, 3, 4, 5, 6, 7, 8});
+        try (Arena arena = Arena.ofConfined(); RawFileBackend backend = new RawFileBackend(file, true)) {
+            org.junit.jupiter.api.Assumptions.assumeFalse(backend.memoryBacked(), "tmpfs may not offer RWF_NOWAIT");
+            MemorySegment a = arena.allocate(4);
+            MemorySegment iovecs = arena.allocate(Iovec.LAYOUT, 1);
+            Iovec.set(iovecs, 0, a);
+            org.junit.jupiter.api.Assertions.assertTrue(backend.readVectoredIfCached(2, iovecs, 1, 4), "in the page cache");
+            assertArrayEquals(new byte[]{3, 4, 5, 6}, a.toArray(ValueLayout.JAVA_BYTE));
+            Iovec.set(iovecs, 0, a);
+            org.junit.jupiter.api.Assertions.assertFalse(backend.readVectoredIfCached(6, iovecs, 1, 4), "2 of 4 bytes exist");
+        }
+    }
+
+    @Test
+    void memoryBacked_tellsTmpfsFromADisk() throws IOException {
+        Path shm = Path.of("/dev/shm");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm) && Files.getFileStore(shm).type().equals("tmpfs"));
+        Path inMemory = Files.createTempFile(shm, "flotilla-raw-", ".img");
+        try (RawFileBackend backend = new RawFileBackend(inMemory, true)) {
+            org.junit.jupiter.api.Assertions.assertTrue(backend.memoryBacked());
+        } finally {
+            Files.deleteIfExists(inMemory);
+        }
+        Path onDisk = tmp.resolve("disk.img");
+        Files.write(onDisk, new byte[512]);
+        try (RawFileBackend backend = new RawFileBackend(onDisk, true)) {
+            assertEquals(Files.getFileStore(tmp).type().equals("tmpfs"), backend.memoryBacked());
+        }
+    }
 }

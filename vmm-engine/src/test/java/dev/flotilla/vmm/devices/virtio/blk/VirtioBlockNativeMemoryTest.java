@@ -1,11 +1,21 @@
 package dev.flotilla.vmm.devices.virtio.blk;
 
+import dev.flotilla.vmm.devices.virtio.testing.GuestDriver.Buffer;
 import dev.flotilla.vmm.memory.GuestMemory;
 import dev.flotilla.vmm.memory.MemoryRegion;
 import dev.flotilla.vmm.memory.SegmentGuestMemory;
 
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every {@link VirtioBlockTest} again over native guest memory, as a VM's RAM is: reads and
@@ -16,5 +26,58 @@ class VirtioBlockNativeMemoryTest extends VirtioBlockTest {
     @Override
     GuestMemory newMemory() {
         return new SegmentGuestMemory(List.of(new MemoryRegion(0, Arena.ofAuto().allocate(1 << 20, 4096))));
+    }
+
+    static boolean inMemory(Path p) throws IOException {
+        String type = Files.getFileStore(p).type();
+        return type.equals("tmpfs") || type.equals("ramfs");
+    }
+
+    /** A read whose data is in the page cache is done on the loop (preadv2 RWF_NOWAIT); a write to a disk file goes to an I/O thread. */
+    @Test
+    void onADiskFile_cachedRead_doneInline_writeHandedToAnIoThread() throws IOException {
+        assumeFalse(inMemory(tmp), "the temporary directory is in memory: every request would be inline");
+        open(false);
+        header(BlockRequest.T_IN, 3);
+        ring.add(Buffer.readable(HEADER, 16), Buffer.writable(DATA, 512), Buffer.writable(STATUS, 1));
+        mmio.notifyQueue(0);
+        assertEquals(0, env.pendingBlocking(), "the read did not wait for an I/O thread");
+        env.runAll();
+        ring.pollUsed();
+        assertEquals(0, status());
+        assertEquals(3, memory.readByte(DATA + 511), "sector 3's bytes");
+        assertEquals(1, blk.inlineRequests());
+
+        header(BlockRequest.T_OUT, 0);
+        ring.add(Buffer.readable(HEADER, 16), Buffer.readable(DATA, 512), Buffer.writable(STATUS, 1));
+        mmio.notifyQueue(0);
+        assertEquals(1, env.pendingBlocking(), "the write waits for an I/O thread");
+        env.runAll();
+        assertEquals(1, blk.inlineRequests());
+    }
+
+    /** A file in memory (tmpfs) never waits for a device: reads and writes alike are done on the loop. */
+    @Test
+    void onAFileInMemory_readsAndWritesDoneInline() throws IOException {
+        Path shm = Path.of("/dev/shm");
+        assumeTrue(Files.isDirectory(shm) && inMemory(shm), "no tmpfs at /dev/shm");
+        tmp = Files.createTempDirectory(shm, "flotilla-blk-test-");
+        try {
+            open(false);
+            header(BlockRequest.T_OUT, 5);
+            memory.write(DATA, new byte[] {42}, 0, 1);
+            assertEquals(1, submit(Buffer.readable(HEADER, 16), Buffer.readable(DATA, 512), Buffer.writable(STATUS, 1)));
+            header(BlockRequest.T_IN, 5);
+            memory.writeByte(DATA, (byte) 0);
+            submit(Buffer.readable(HEADER, 16), Buffer.writable(DATA, 512), Buffer.writable(STATUS, 1));
+            assertEquals(42, memory.readByte(DATA));
+            assertEquals(2, blk.inlineRequests());
+            assertEquals(0, env.pendingBlocking());
+        } finally {
+            blk.close();
+            blk = null;
+            Files.deleteIfExists(tmp.resolve("disk.img"));
+            Files.deleteIfExists(tmp);
+        }
     }
 }
