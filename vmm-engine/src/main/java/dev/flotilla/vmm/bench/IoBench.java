@@ -64,10 +64,10 @@ public final class IoBench {
 
     public record Options(Path kernel, Path initrd, int sizeMib, int smallReads, long vsockBytes, int vcpus,
                           int memoryMib, String cmdline, String qemu, String python, Path dir, Optional<Path> json,
-                          int warmRuns, boolean hugePages) {
+                          int rounds, boolean hugePages) {
         public Options {
-            if (warmRuns < 0) {
-                throw new IllegalArgumentException("--warm-runs must be 0 or more");
+            if (rounds < 1) {
+                throw new IllegalArgumentException("--rounds must be 1 or more");
             }
             if (sizeMib < 1 || smallReads < 1 || vsockBytes < 1) {
                 throw new IllegalArgumentException("--size-mib, --small-reads and --vsock-mib must be positive");
@@ -113,18 +113,28 @@ public final class IoBench {
 
             // The engine runs in a long-lived JVM (the node agent) whose device code is compiled
             // after its first VMs: the first run here pays the JIT's warm-up (under TCG the
-            // compiler threads take much of the two emulated CPUs), the last one is what a running
-            // node does. Both are reported.
+            // compiler threads take much of the two emulated CPUs) and is reported apart. Then
+            // rounds of one warm run of ours and one of QEMU, which goes first alternating: the lab's
+            // speed drifts by 2x within minutes, so a single pair can be off either way; the
+            // table shows each side's median.
             Figures cold = runOurs(o, disk, command, out);
-            Figures ours = cold;
-            for (int i = 0; i < o.warmRuns(); i++) {
-                out.println("io: flotilla: warm run " + (i + 1) + " of " + o.warmRuns() + " in the same JVM");
-                ours = runOurs(o, disk, command, out);
+            boolean withQemu = !o.qemu().equals("none"); // "--qemu none": our side only, to compare engine settings
+            List<Figures> oursRuns = new ArrayList<>();
+            List<Figures> qemuRuns = new ArrayList<>();
+            for (int r = 0; r < o.rounds(); r++) {
+                out.println("io: round " + (r + 1) + " of " + o.rounds());
+                boolean qemuFirst = r % 2 == 1;
+                if (withQemu && qemuFirst) {
+                    qemuRuns.add(runQemu(o, disk, command, out));
+                }
+                oursRuns.add(runOurs(o, disk, command, out));
+                if (withQemu && !qemuFirst) {
+                    qemuRuns.add(runQemu(o, disk, command, out));
+                }
             }
-            // "--qemu none": our side only, e.g. to compare engine settings run against run.
-            Figures qemu = o.qemu().equals("none")
-                    ? new Figures(Double.NaN, Double.NaN, Double.NaN, Double.NaN, List.of("QEMU not run (--qemu none)"))
-                    : runQemu(o, disk, command, out);
+            Figures ours = median(oursRuns);
+            Figures qemu = withQemu ? median(qemuRuns)
+                    : new Figures(Double.NaN, Double.NaN, Double.NaN, Double.NaN, List.of("QEMU not run (--qemu none)"));
 
             out.println();
             out.printf(Locale.ROOT, "io: %-34s %12s %12s %8s%n", "", "flotilla", "qemu", "ratio");
@@ -133,11 +143,9 @@ public final class IoBench {
             met &= line(out, "blk sequential read, 1 MiB O_DIRECT", "MiB/s", ours.readMibS(), qemu.readMibS());
             met &= line(out, "blk 4 KiB O_DIRECT reads, QD1", "IOPS", ours.readIops(), qemu.readIops());
             met &= line(out, "vsock guest->host echo stream", "MiB/s", ours.vsockMibS(), qemu.vsockMibS());
-            if (o.warmRuns() > 0) {
-                out.printf(Locale.ROOT, "io: flotilla first run in a cold JVM: write %.1f MiB/s, read %.1f MiB/s, 4K reads %.0f IOPS,"
-                                + " vsock %.1f MiB/s (the table shows the last warm run)%n",
-                        cold.writeMibS(), cold.readMibS(), cold.readIops(), cold.vsockMibS());
-            }
+            out.printf(Locale.ROOT, "io: medians of %d round(s); flotilla's first run in a cold JVM (not in the table): write %.1f MiB/s,"
+                            + " read %.1f MiB/s, 4K reads %.0f IOPS, vsock %.1f MiB/s%n",
+                    o.rounds(), cold.writeMibS(), cold.readMibS(), cold.readIops(), cold.vsockMibS());
             for (String n : ours.notes()) {
                 out.println("io: flotilla: " + n);
             }
@@ -160,10 +168,12 @@ public final class IoBench {
                 json.put("small_reads", o.smallReads());
                 json.put("vsock_bytes", o.vsockBytes());
                 json.put("guest_command", command);
-                json.put("warm_runs", o.warmRuns());
+                json.put("rounds", o.rounds());
                 json.put("flotilla", ours.toMap());
                 json.put("flotilla_cold_jvm", cold.toMap());
                 json.put("qemu", qemu.toMap());
+                json.put("flotilla_rounds", oursRuns.stream().map(Figures::toMap).toList());
+                json.put("qemu_rounds", qemuRuns.stream().map(Figures::toMap).toList());
                 Map<String, Object> ratios = new LinkedHashMap<>();
                 ratios.put("seq_write", ours.writeMibS() / qemu.writeMibS());
                 ratios.put("seq_read", ours.readMibS() / qemu.readMibS());
@@ -181,6 +191,20 @@ public final class IoBench {
     }
 
     /** Prints one row; true when the ratio is measured and at least 1.0. */
+    /** Each figure's median over the runs (NaN figures left out), with the first run's notes. */
+    static Figures median(List<Figures> runs) {
+        return new Figures(median(runs, Figures::writeMibS), median(runs, Figures::readMibS), median(runs, Figures::readIops),
+                median(runs, Figures::vsockMibS), runs.isEmpty() ? List.of() : runs.getFirst().notes());
+    }
+
+    private static double median(List<Figures> runs, java.util.function.ToDoubleFunction<Figures> figure) {
+        double[] v = runs.stream().mapToDouble(figure).filter(d -> !Double.isNaN(d)).sorted().toArray();
+        if (v.length == 0) {
+            return Double.NaN;
+        }
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
     private static boolean line(PrintStream out, String what, String unit, double ours, double qemu) {
         double ratio = ours / qemu;
         out.printf(Locale.ROOT, "io: %-34s %12s %12s %8s%n", what + " (" + unit + ")", format(ours), format(qemu),

@@ -16,7 +16,7 @@ class IoBenchTest {
 
     static IoBench.Options options() {
         return new IoBench.Options(Path.of("vmlinux"), Path.of("initrd"), 64, 4096, 1 << 20, 1, 256,
-                BootBench.DEFAULT_CMDLINE, "qemu-system-x86_64", "python3", Path.of("/tmp"), Optional.empty(), 1, false);
+                BootBench.DEFAULT_CMDLINE, "qemu-system-x86_64", "python3", Path.of("/tmp"), Optional.empty(), 3, false);
     }
 
     static final String CONSOLE = """
@@ -67,5 +67,18 @@ class IoBenchTest {
     @Test
     void guestCommand_travelsInsideDoubleQuotes_soHasNone() {
         assertFalse(IoBench.guestCommand(options()).contains("\""));
+    }
+
+    @Test
+    void median_perFigure_skipsFiguresARunCouldNotMeasure() {
+        IoBench.Figures m = IoBench.median(List.of(
+                new IoBench.Figures(10, 200, 300, Double.NaN, List.of("first")),
+                new IoBench.Figures(30, 100, 100, 4, List.of()),
+                new IoBench.Figures(20, 300, 200, 6, List.of())));
+        assertEquals(20, m.writeMibS(), 1e-9);
+        assertEquals(200, m.readMibS(), 1e-9);
+        assertEquals(200, m.readIops(), 1e-9);
+        assertEquals(5, m.vsockMibS(), 1e-9, "two vsock figures: their mean");
+        assertEquals(List.of("first"), m.notes());
     }
 }
