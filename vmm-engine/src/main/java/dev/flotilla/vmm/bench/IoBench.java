@@ -268,6 +268,7 @@ public final class IoBench {
             VsockHost vsock = vm.vsock().orElseThrow();
             try (AutoCloseable listener = vsock.listen(VSOCK_PORT, c -> stream.complete(echo(c)))) {
                 exit = vm.awaitExit(RUN_TIMEOUT);
+                out.println("io: flotilla: vCPU exits to the VMM during the run: " + vm.exitCounts());
                 if (exit.isEmpty()) {
                     try {
                         vm.stop();
