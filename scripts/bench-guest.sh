@@ -2,7 +2,7 @@
 # `scripts/bench-guest.sh NAME ARGS...`: runs a benchmark that boots the project's Linux guest under
 # the Java VMM and under QEMU -M microvm side by side (NAME = boot or io; see SPECIFICATION.md):
 #   ./flotilla bench boot [--runs N] [--process-runs N] [--vcpus V] [--memory MiB] [--cmdline C] [--json FILE]
-#   ./flotilla bench io [--size-mib N] [--small-reads N] [--vsock-mib N] [--vcpus V] [--memory MiB] [--rounds N] [--huge-pages on|off] [--qemu none] [--json FILE]
+#   ./flotilla bench io [--size-mib N] [--small-reads N] [--vsock-mib N] [--vcpus V] [--memory MiB] [--rounds N] [--huge-pages on|off] [--packed on|off] [--qemu none] [--json FILE]
 # Natively on hardware KVM; on any other host (PVM here) the whole benchmark re-launches itself inside
 # the lab (a nested QEMU-TCG host with emulated AMD-V), so that both VMMs run in the same environment.
 set -euo pipefail

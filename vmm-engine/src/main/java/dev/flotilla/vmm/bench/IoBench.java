@@ -64,7 +64,7 @@ public final class IoBench {
 
     public record Options(Path kernel, Path initrd, int sizeMib, int smallReads, long vsockBytes, int vcpus,
                           int memoryMib, String cmdline, String qemu, String python, Path dir, Optional<Path> json,
-                          int rounds, boolean hugePages) {
+                          int rounds, boolean hugePages, boolean packedRings) {
         public Options {
             if (rounds < 1) {
                 throw new IllegalArgumentException("--rounds must be 1 or more");
@@ -259,7 +259,8 @@ public final class IoBench {
         };
         VmConfig config = VmConfig.builder().kernel(o.kernel()).initrd(o.initrd()).cmdline(cmdline)
                 .vcpus(o.vcpus()).memoryMib(o.memoryMib()).consoleOutput(sink).hugePages(o.hugePages())
-                .device(BlockDeviceConfig.of(disk, false)).device(VsockDeviceConfig.of(GUEST_CID)).build();
+                .device(BlockDeviceConfig.of(disk, false).withRings(o.packedRings(), true))
+                .device(VsockDeviceConfig.of(GUEST_CID).withRings(o.packedRings(), true)).build();
         CompletableFuture<double[]> stream = new CompletableFuture<>();
         out.println("io: flotilla: booting the guest");
         Optional<ExitReason> exit;
@@ -288,7 +289,8 @@ public final class IoBench {
             throw new IllegalStateException("our guest did not finish within " + RUN_TIMEOUT + "; console:\n" + tail(text));
         }
         List<String> notes = new ArrayList<>();
-        notes.add("backing file through the host page cache (preadv/pwritev), device defaults (packed ring offered, event idx)"
+        notes.add("backing file through the host page cache (preadv/pwritev), " + (o.packedRings()
+                ? "device defaults (packed ring offered, event idx)" : "split rings only (--packed off), event idx")
                 + (o.hugePages() ? ", guest RAM on transparent huge pages" : ""));
         double[] vsock = stream.getNow(null);
         double vsockMibS = vsockFigure(text, vsock == null ? -1 : (long) vsock[0], vsock == null ? 0 : vsock[1], o, notes);

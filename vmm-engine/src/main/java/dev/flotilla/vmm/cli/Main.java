@@ -45,7 +45,7 @@ import java.util.Optional;
  *                                          address is the caller's job)
  *   bench vm-density [--count N] [--memory-kib K] [--rounds R] [--json FILE]
  *   bench boot --kernel K --initrd I [--runs N] [--vcpus V] [--memory MiB] [--cmdline C] [--huge-pages on|off] [--json FILE]
- *   bench io --kernel K --initrd I [--size-mib N] [--small-reads N] [--vsock-mib N] [--dir D] [--rounds N] [--huge-pages on|off] [--qemu none] [--json FILE]
+ *   bench io --kernel K --initrd I [--size-mib N] [--small-reads N] [--vsock-mib N] [--dir D] [--rounds N] [--huge-pages on|off] [--packed on|off] [--qemu none] [--json FILE]
  * </pre>
  * Exit status: 0 when the guest ended by itself (reset or power-off), 1 on an error, 2 on bad usage.
  */
@@ -61,7 +61,7 @@ public final class Main {
                    flotilla-vmm bench boot --kernel VMLINUX --initrd FILE [--runs N] [--process-runs N]
                                 [--vcpus V] [--memory MiB] [--cmdline TEXT] [--huge-pages on|off] [--json FILE]
                    flotilla-vmm bench io --kernel VMLINUX --initrd FILE [--size-mib N] [--small-reads N]
-                                [--vsock-mib N] [--vcpus V] [--memory MiB] [--dir DIR] [--rounds N] [--huge-pages on|off] [--qemu none] [--json FILE]
+                                [--vsock-mib N] [--vcpus V] [--memory MiB] [--dir DIR] [--rounds N] [--huge-pages on|off] [--packed on|off] [--qemu none] [--json FILE]
             """;
 
     public static void main(String[] args) {
@@ -147,7 +147,7 @@ public final class Main {
                 }
                 case "io" -> {
                     requireOnly(options, "--kernel", "--initrd", "--size-mib", "--small-reads", "--vsock-mib", "--vcpus",
-                            "--memory", "--cmdline", "--json", "--qemu", "--python", "--dir", "--rounds", "--huge-pages");
+                            "--memory", "--cmdline", "--json", "--qemu", "--python", "--dir", "--rounds", "--huge-pages", "--packed");
                     if (!options.containsKey("--kernel") || !options.containsKey("--initrd")) {
                         throw new UsageException("bench io needs --kernel (a vmlinux) and --initrd");
                     }
@@ -164,7 +164,8 @@ public final class Main {
                             Path.of(options.getOrDefault("--dir", System.getProperty("java.io.tmpdir"))),
                             Optional.ofNullable(options.get("--json")).map(Path::of),
                             number("--rounds", options.getOrDefault("--rounds", "3")),
-                            onOff("--huge-pages", options.getOrDefault("--huge-pages", "off"))), out);
+                            onOff("--huge-pages", options.getOrDefault("--huge-pages", "off")),
+                            onOff("--packed", options.getOrDefault("--packed", "on"))), out);
                 }
                 default -> throw new UsageException(which.isEmpty() ? "no benchmark named" : "unknown benchmark " + which);
             };

@@ -16,7 +16,7 @@ class IoBenchTest {
 
     static IoBench.Options options() {
         return new IoBench.Options(Path.of("vmlinux"), Path.of("initrd"), 64, 4096, 1 << 20, 1, 256,
-                BootBench.DEFAULT_CMDLINE, "qemu-system-x86_64", "python3", Path.of("/tmp"), Optional.empty(), 3, false);
+                BootBench.DEFAULT_CMDLINE, "qemu-system-x86_64", "python3", Path.of("/tmp"), Optional.empty(), 3, false, true);
     }
 
     static final String CONSOLE = """
