@@ -320,9 +320,14 @@ public final class Vcpu {
         try {
             var r = vcpu.getRegisters();
             var s = vcpu.getSpecialRegisters();
-            return String.format("rip=%#x rsp=%#x rflags=%#x cs=%#x cr0=%#x cr2=%#x cr3=%#x cr4=%#x efer=%#x idt=%#x/%#x",
+            String state = String.format("rip=%#x rsp=%#x rflags=%#x cs=%#x cr0=%#x cr2=%#x cr3=%#x cr4=%#x efer=%#x idt=%#x/%#x",
                     r.rip(), r.rsp(), r.rflags(), s.cs().selector(), s.cr0(), s.cr2(), s.cr3(), s.cr4(), s.efer(),
                     s.idtBase(), s.idtLimit());
+            // AMD's VMCB is undefined after a shutdown, so KVM on SVM INITs the vCPU before reporting it: the
+            // registers are then the reset values and say nothing about where the guest died.
+            return r.rip() == 0xfff0 && s.cs().selector() == 0xf000
+                    ? state + "; reset values: KVM re-initialises the vCPU on a shutdown (AMD), the faulting state is lost"
+                    : state;
         } catch (RuntimeException e) {
             return "registers unreadable: " + e.getMessage();
         }
