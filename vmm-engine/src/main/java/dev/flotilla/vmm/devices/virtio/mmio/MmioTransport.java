@@ -113,7 +113,18 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
     // ---------------------------------------------------------------- BusDevice
 
     @Override
-    public synchronized long read(long offset, int size) {
+    public long read(long offset, int size) {
+        if (offset == INTERRUPT_STATUS && size == 4) {
+            // The guest's interrupt handler reads this on every interrupt: never behind the lock, which the
+            // loop holds for whole device passes (file I/O included), so a vCPU never waits for device work.
+            return interruptStatus.get();
+        }
+        synchronized (this) {
+            return readLocked(offset, size);
+        }
+    }
+
+    private long readLocked(long offset, int size) {
         if (offset >= CONFIG) {
             return readConfig(offset - CONFIG, size);
         }
@@ -135,7 +146,6 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
             // §4.2.2: QueueNumMax reads 0 for a queue the device does not have.
             case QUEUE_NUM_MAX -> selectedQueue() == null ? 0 : selectedQueue().maxSize();
             case QUEUE_READY -> selectedQueue() != null && selectedQueue().ready() ? 1 : 0;
-            case INTERRUPT_STATUS -> interruptStatus.get();
             case STATUS -> status;
             // No shared memory regions: a length of -1 means "not present" (§4.2.2 SHMLen).
             case SHM_LEN_LOW, SHM_LEN_HIGH, SHM_BASE_LOW, SHM_BASE_HIGH -> 0xffff_ffffL;
@@ -149,6 +159,10 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
 
     @Override
     public void write(long offset, int size, long value) {
+        if (offset == INTERRUPT_ACK && size == 4) {
+            acknowledgeInterrupt((int) value); // atomic, lock-free: see read()
+            return;
+        }
         boolean notify = false;
         int notifyQueue = 0;
         IntConsumer handler;
@@ -173,7 +187,6 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt {
                     notify = true;
                     notifyQueue = v;
                 }
-                case INTERRUPT_ACK -> acknowledgeInterrupt(v);
                 case STATUS -> writeStatus(v);
                 case SHM_SEL -> { /* no regions to select */ }
                 default -> badAccess("write to a read-only or unknown register", offset, size);

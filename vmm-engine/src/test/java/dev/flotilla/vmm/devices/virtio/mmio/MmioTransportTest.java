@@ -287,6 +287,36 @@ class MmioTransportTest {
         assertEquals(1, transport.queueMetrics(0).rejections(QueueRejection.AVAIL_INDEX_JUMP));
     }
 
+    /** The guest's interrupt handler must not wait while the loop holds the transport for a device pass (file I/O included). */
+    @Test
+    void interruptStatusAndAck_whileTheLoopHoldsTheTransport_doNotWait() throws Exception {
+        ringUpAndRunning();
+        device.interrupt.signalUsedBuffers();
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Thread loop = Thread.ofPlatform().start(() -> transport.runLocked(() -> {
+            held.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
+        try {
+            assertTrue(held.await(5, java.util.concurrent.TimeUnit.SECONDS));
+            var vcpu = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                long status = driver.read(INTERRUPT_STATUS);
+                driver.write(INTERRUPT_ACK, (int) status);
+                return status;
+            });
+            assertEquals(1, vcpu.get(5, java.util.concurrent.TimeUnit.SECONDS) & 1, "used-buffer bit read and acknowledged while the lock is held");
+        } finally {
+            release.countDown();
+            loop.join();
+        }
+        assertEquals(0, driver.read(INTERRUPT_STATUS));
+    }
+
     @Test
     void reset_writeZero_returnsToInitialStateAndResetsDevice() {
         ringUpAndRunning();
