@@ -24,11 +24,11 @@ public record NodeInfo(String name, String agentVersion, String instance, Kvm kv
     public record Overcommit(double cpu, double memory, long reservedMemoryMiB) {
     }
 
-    @JsonInclude(JsonInclude.Include.NON_NULL)
     /**
      * {@code bridge} and {@code gateway} are the first subnet's; {@code bridges} lists every bridge up (one per
      * {@code /bridgePrefixLength} subnet of the pool in use).
      */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Network(boolean enabled, String bridge, String pool, String gateway, boolean nat,
                           boolean sandboxToSandbox, boolean nodeApiFromSandboxes, Integer bridgePrefixLength,
                           java.util.List<String> bridges) {

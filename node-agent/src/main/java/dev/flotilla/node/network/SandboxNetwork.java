@@ -39,7 +39,6 @@ public final class SandboxNetwork {
     private final int apiPort;
     /** Subnets whose bridge is up, with its address and in the nftables rules; guarded by this. */
     private final java.util.TreeSet<Integer> bridgesUp = new java.util.TreeSet<>();
-    private boolean ready;
 
     public SandboxNetwork(NodeConfig.Network config, int apiPort) {
         int prefix = config.bridgePrefixLength();
@@ -83,11 +82,10 @@ public final class SandboxNetwork {
 
     /** Creates (or adopts) the first bridge and installs the nftables rules. Idempotent. */
     public synchronized void setUp() {
-        if (!config.enabled() || ready) {
+        if (!config.enabled() || bridgesUp.contains(0)) {
             return;
         }
         bridgeUp(0);
-        ready = true;
         LOG.infof("sandbox network: bridge %s at %s/%d, pool %s in /%d subnets (%d bridges at most), sandbox-to-sandbox %s, "
                         + "node API from sandboxes %s, NAT %s",
                 config.bridge(), pool.gateway(), pool.prefixLength(), pool.cidr(), pool.prefixLength(), pool.subnets(),
@@ -160,14 +158,14 @@ public final class SandboxNetwork {
         setUp();
         String address = pool.allocate();
         String tap = tapName(address);
-        String bridge = bridgeName(pool.subnetOf(address));
+        int subnet = pool.subnetOf(address);
         try {
-            bridgeUp(pool.subnetOf(address));
+            bridgeUp(subnet);
             if (Files.exists(Path.of("/sys/class/net", tap))) {
                 HostCommand.run(List.of("ip", "link", "del", tap), null); // a leftover of a crash
             }
             HostCommand.check(List.of("ip", "tuntap", "add", "dev", tap, "mode", "tap"));
-            HostCommand.check(List.of("ip", "link", "set", "dev", tap, "master", bridge));
+            HostCommand.check(List.of("ip", "link", "set", "dev", tap, "master", bridgeName(subnet)));
             if (!config.allowSandboxToSandbox()) {
                 HostCommand.check(List.of("bridge", "link", "set", "dev", tap, "isolated", "on"));
             }

@@ -199,7 +199,6 @@ public final class IoBench {
         }
     }
 
-    /** Prints one row; true when the ratio is measured and at least 1.0. */
     /**
      * A QEMU run that fails (in the lab its nested guest sometimes dies: TCG) costs that round its QEMU
      * figure, not the benchmark; the failure is reported. Our own runs are never excused this way.
@@ -229,6 +228,7 @@ public final class IoBench {
         return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
+    /** Prints one row; true when the ratio is measured and at least 1.0. */
     private static boolean line(PrintStream out, String what, String unit, double ours, double qemu) {
         double ratio = ours / qemu;
         out.printf(Locale.ROOT, "io: %-34s %12s %12s %8s%n", what + " (" + unit + ")", format(ours), format(qemu),

@@ -72,7 +72,8 @@ public final class RawFileBackend implements AutoCloseable {
         return memoryBacked;
     }
 
-    private static boolean inMemoryFileSystem(Path path) {
+    /** Whether {@code path} lies on a file system in memory (tmpfs, ramfs). */
+    static boolean inMemoryFileSystem(Path path) {
         try {
             String type = Files.getFileStore(path).type();
             return type.equals("tmpfs") || type.equals("ramfs");

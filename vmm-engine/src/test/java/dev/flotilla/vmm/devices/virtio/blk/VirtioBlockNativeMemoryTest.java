@@ -28,15 +28,10 @@ class VirtioBlockNativeMemoryTest extends VirtioBlockTest {
         return new SegmentGuestMemory(List.of(new MemoryRegion(0, Arena.ofAuto().allocate(1 << 20, 4096))));
     }
 
-    static boolean inMemory(Path p) throws IOException {
-        String type = Files.getFileStore(p).type();
-        return type.equals("tmpfs") || type.equals("ramfs");
-    }
-
     /** A read whose data is in the page cache is done on the loop (preadv2 RWF_NOWAIT); a write to a disk file goes to an I/O thread. */
     @Test
     void onADiskFile_cachedRead_doneInline_writeHandedToAnIoThread() throws IOException {
-        assumeFalse(inMemory(tmp), "the temporary directory is in memory: every request would be inline");
+        assumeFalse(RawFileBackend.inMemoryFileSystem(tmp), "the temporary directory is in memory: every request would be inline");
         open(false);
         header(BlockRequest.T_IN, 3);
         ring.add(Buffer.readable(HEADER, 16), Buffer.writable(DATA, 512), Buffer.writable(STATUS, 1));
@@ -60,7 +55,7 @@ class VirtioBlockNativeMemoryTest extends VirtioBlockTest {
     @Test
     void onAFileInMemory_readsAndWritesDoneInline() throws IOException {
         Path shm = Path.of("/dev/shm");
-        assumeTrue(Files.isDirectory(shm) && inMemory(shm), "no tmpfs at /dev/shm");
+        assumeTrue(Files.isDirectory(shm) && RawFileBackend.inMemoryFileSystem(shm), "no tmpfs at /dev/shm");
         tmp = Files.createTempDirectory(shm, "flotilla-blk-test-");
         try {
             open(false);
