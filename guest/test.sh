@@ -35,6 +35,24 @@ boot_guest() {
     -kernel "$kernel" -initrd "$initramfs" -append "$cmdline" "$@" </dev/null 2>&1
 }
 
+# boot_guest, booting again (up to 3 boots) when the guest was reset before its userspace started without a
+# kernel panic: the nested-SVM triple fault the lab (KVM on QEMU TCG's emulated AMD-V) shows now and then, seen
+# with QEMU as the VMM as much as with ours, even before the second vCPU starts. Any other failure counts.
+boot_guest_in_lab() {
+  local out rc boot
+  for boot in 1 2 3; do
+    out=$(boot_guest "$@"); rc=$?
+    if ((rc == 0)) && ! grep -q 'flotilla-init: userspace up' <<<"$out" && ! grep -q 'Kernel panic' <<<"$out" && ((boot < 3)); then
+      echo "$out" | tail -n 3 | sed 's/^/  reset before userspace| /' >&2
+      echo "guest reset before userspace without a panic (the lab's nested triple fault): booting again ($((boot + 1)) of 3)" >&2
+      continue
+    fi
+    break
+  done
+  printf '%s\n' "$out"
+  return "$rc"
+}
+
 in_lab() {
   local results="$1" vmlinux="$2" bzimage="$3" initramfs="$4"
   local out start ms rc
@@ -44,7 +62,7 @@ in_lab() {
   start=$(date +%s%N)
   # With an i8042 the guest's reboot=k reset ends QEMU (-no-reboot) exactly as it ends a VM in
   # Flotilla's VMM (microvm has none by default).
-  out=$(boot_guest "$bzimage" "$initramfs" 1 "$GUEST_CMDLINE quiet flotilla.exit=reboot" -device i8042); rc=$?
+  out=$(boot_guest_in_lab "$bzimage" "$initramfs" 1 "$GUEST_CMDLINE quiet flotilla.exit=reboot" -device i8042); rc=$?
   ms=$((($(date +%s%N) - start) / 1000000))
   echo "$out" | sed 's/^/  guest1| /'
   echo "TIMING guest boot to reboot, 1 vCPU, bzImage, quiet: ${ms} ms"
@@ -57,7 +75,7 @@ in_lab() {
   start=$(date +%s%N)
   # microvm puts this virtio-mmio device on IRQ 12, where an i8042 would sit too: no i8042 here,
   # so the reboot is a triple fault (reboot=t, later on the line than reboot=k, wins).
-  out=$(boot_guest "$vmlinux" "$initramfs" 2 \
+  out=$(boot_guest_in_lab "$vmlinux" "$initramfs" 2 \
     "$GUEST_CMDLINE reboot=t flotilla.exit=reboot flotilla.run=\"echo vda-sectors=\$(cat /sys/block/vda/size); exit 5\"" \
     -drive "id=disk0,file=$disk,format=raw,if=none" -device virtio-blk-device,drive=disk0); rc=$?
   ms=$((($(date +%s%N) - start) / 1000000))
@@ -154,12 +172,23 @@ host() {
   local results; results=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-guest-test.XXXXXX")
   local log="$results/lab-output.txt"
   start=$SECONDS
-  case "$kind" in
-    hardware*) "$0" in-lab "$results" "$vmlinux" "$bzimage" "$initramfs" >"$log" 2>&1 ;;
-    *) "$GUEST_DIR/lab/lab.sh" run --rw "$results" --timeout 600 -- \
-         "$0" in-lab "$results" "$vmlinux" "$bzimage" "$initramfs" >"$log" 2>&1 ;;
-  esac
-  local rc=$?
+  # The emulated lab host's own kernel breaks now and then (lab.sh exits 123: an Oops, a lasting soft lockup or a
+  # freeze; never the checks' doing, see scripts/e2e.sh). Then boot a fresh lab, up to FLOTILLA_GUEST_LAB_ATTEMPTS
+  # in all; a failing check is never retried.
+  local rc attempt=1 attempts=${FLOTILLA_GUEST_LAB_ATTEMPTS:-3}
+  while :; do
+    case "$kind" in
+      hardware*) "$0" in-lab "$results" "$vmlinux" "$bzimage" "$initramfs" >"$log" 2>&1 ;;
+      *) "$GUEST_DIR/lab/lab.sh" run --rw "$results" --timeout 600 -- \
+           "$0" in-lab "$results" "$vmlinux" "$bzimage" "$initramfs" >"$log" 2>&1 ;;
+    esac
+    rc=$?
+    ((rc == 123 && attempt < attempts)) || break
+    sed "s/^/  lab| /" "$log"
+    attempt=$((attempt + 1))
+    echo "lab: the lab's own kernel crashed, locked up or froze (not a check failure): running the checks again in a fresh lab ($attempt of $attempts)"
+    rm -f "$results/from-lab.txt"
+  done
   sed "s/^/  lab| /" "$log"
   echo "TIMING lab round trip (boot, checks, poweroff): $((SECONDS - start)) s"
   # Count the checks that ran in there; a lab that died early is a failure, not a silent skip.
@@ -173,8 +202,11 @@ host() {
   # (d) exit status and timeout
   if [[ "$kind" != hardware* ]]; then
     start=$SECONDS
-    "$GUEST_DIR/lab/lab.sh" run --timeout 300 -- sh -c 'echo failing on purpose; exit 7'
-    rc=$?
+    for attempt in 1 2 3; do   # 123: the lab itself broke (see above), try a fresh one
+      "$GUEST_DIR/lab/lab.sh" run --timeout 300 -- sh -c 'echo failing on purpose; exit 7'
+      rc=$?
+      ((rc == 123)) || break
+    done
     echo "TIMING lab round trip for a trivial command: $((SECONDS - start)) s"
     check "lab: a failing command's exit status (7) propagates (got $rc)" test "$rc" -eq 7
     local msg
