@@ -16,7 +16,7 @@ class IoBenchTest {
 
     static IoBench.Options options() {
         return new IoBench.Options(Path.of("vmlinux"), Path.of("initrd"), 64, 4096, 1 << 20, 1, 256,
-                BootBench.DEFAULT_CMDLINE, "qemu-system-x86_64", "python3", Path.of("/tmp"), Optional.empty(), 3, false, true);
+                BootBench.DEFAULT_CMDLINE, "qemu-system-x86_64", "python3", Optional.of(Path.of("/tmp")), Optional.empty(), 3, false, true);
     }
 
     static final String CONSOLE = """
@@ -67,6 +67,25 @@ class IoBenchTest {
     @Test
     void guestCommand_travelsInsideDoubleQuotes_soHasNone() {
         assertFalse(IoBench.guestCommand(options()).contains("\""));
+    }
+
+    @Test
+    void pairedRatios_medianOfEachRoundsOwnRatio_notRatioOfMedians() {
+        // Round 2 ran in a slow lab for both: the ratios of the rounds are 0.5, 2, 2 -> median 2, while
+        // the medians' ratio would be 20 / 40 = 0.5.
+        IoBench.Figures r = IoBench.pairedRatios(List.of(
+                new IoBench.Figures[] {new IoBench.Figures(20, 1, 1, Double.NaN, List.of()), new IoBench.Figures(40, 1, 2, 1, List.of())},
+                new IoBench.Figures[] {new IoBench.Figures(10, 1, 1, 3, List.of()), new IoBench.Figures(5, 1, 1, 1, List.of())},
+                new IoBench.Figures[] {new IoBench.Figures(100, 1, 1, 1, List.of()), new IoBench.Figures(50, 1, 1, 1, List.of())}));
+        assertEquals(2.0, r.writeMibS(), 1e-9);
+        assertEquals(1.0, r.readIops(), 1e-9, "median of 0.5, 1, 1");
+        assertEquals(2.0, r.vsockMibS(), 1e-9, "the round without a figure is left out: median of 3 and 1");
+        assertTrue(Double.isNaN(IoBench.pairedRatios(List.of()).writeMibS()));
+    }
+
+    @Test
+    void defaultDirectory_outsideTheLab_isTheTemporaryDirectory() {
+        assertEquals(Path.of(System.getProperty("java.io.tmpdir")), IoBench.defaultDirectory(false));
     }
 
     @Test

@@ -423,10 +423,10 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
      * Loop thread: performs a read or write right away when it cannot wait for a device (a file in
      * memory; a read of cached data), which saves two thread hops per request; true when done, with
      * its status set. Anything else (a read that would wait, writes to a file on a device, flush,
-     * discard) goes to the executor.
+     * discard, a transfer over {@link BlockLimits#MAX_INLINE_BYTES}) goes to the executor.
      */
     private boolean doneInline(GuestMemory memory, BlockRequest r) {
-        if (r.type != BlockRequest.T_IN && r.type != BlockRequest.T_OUT) {
+        if (r.type != BlockRequest.T_IN && r.type != BlockRequest.T_OUT || r.dataLength > BlockLimits.MAX_INLINE_BYTES) {
             return false;
         }
         if (backend.memoryBacked()) {

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -57,6 +58,7 @@ class VirtioBlockNativeMemoryTest extends VirtioBlockTest {
         Path shm = Path.of("/dev/shm");
         assumeTrue(Files.isDirectory(shm) && RawFileBackend.inMemoryFileSystem(shm), "no tmpfs at /dev/shm");
         tmp = Files.createTempDirectory(shm, "flotilla-blk-test-");
+        sectors = 8 << 11; // 8 MiB: room for a request over MAX_INLINE_BYTES
         try {
             open(false);
             header(BlockRequest.T_OUT, 5);
@@ -68,6 +70,18 @@ class VirtioBlockNativeMemoryTest extends VirtioBlockTest {
             assertEquals(42, memory.readByte(DATA));
             assertEquals(2, blk.inlineRequests());
             assertEquals(0, env.pendingBlocking());
+
+            // Over MAX_INLINE_BYTES (four 768 KiB buffers, the same guest range: 3 MiB) goes to an I/O
+            // thread all the same, so no one request holds the loop for long.
+            header(BlockRequest.T_IN, 0);
+            Buffer part = Buffer.writable(DATA, 768 << 10);
+            ring.add(Buffer.readable(HEADER, 16), part, part, part, part, Buffer.writable(STATUS, 1));
+            mmio.notifyQueue(0);
+            assertEquals(1, env.pendingBlocking(), "the large read waits for an I/O thread");
+            env.runAll();
+            assertTrue(ring.pollUsed());
+            assertEquals(0, status());
+            assertEquals(2, blk.inlineRequests());
         } finally {
             blk.close();
             blk = null;

@@ -39,6 +39,8 @@ class VirtioBlockTest {
     final GuestMemory memory = newMemory();
     final ManualEnvironment env = new ManualEnvironment();
     final RecordingIrqLine irq = new RecordingIrqLine();
+    /** The image's size in sectors (sector i filled with byte i). */
+    int sectors = SECTORS;
     Path image;
     VirtioBlock blk;
     MmioTransport transport;
@@ -52,7 +54,7 @@ class VirtioBlockTest {
 
     void open(boolean readOnly, boolean packed, RateLimiter limiter) throws IOException {
         image = tmp.resolve("disk.img");
-        byte[] initial = new byte[SECTORS * 512];
+        byte[] initial = new byte[sectors * 512];
         for (int i = 0; i < initial.length; i++) {
             initial[i] = (byte) (i / 512);
         }
