@@ -34,7 +34,10 @@ import static dev.flotilla.vmm.devices.virtio.VirtioFeatures.bit;
  * at once with IOERR or UNSUPP), takes tokens from the {@link RateLimiter}, and does the file I/O
  * itself when it cannot wait for a device (the file is in memory, or a read finds its data in the
  * page cache: preadv2 RWF_NOWAIT), sparing two thread hops; other I/O goes to the VM's blocking
- * executor, so a slow disk never stalls the loop. Finished requests queue up; the I/O thread that finishes first in
+ * executor, so a slow disk never stalls the loop. Only the last such transfer of a pass is done on
+ * the loop: the ones before it go to I/O threads, so the requests a driver queues together (Linux
+ * splits a 1 MiB transfer in two) are copied in parallel, not one after the other. Finished
+ * requests queue up; the I/O thread that finishes first in
  * a burst takes the transport's lock and completes them all (status bytes, used ring, one
  * interrupt), then pops what the driver queued meanwhile; with a rate limiter that last step can
  * need a timer, so there the burst goes back to the event loop instead.
@@ -212,6 +215,8 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         final Runnable completionTrigger;
         final Runnable retry = this::retryThrottled;
         Slot throttled;
+        /** The pass's latest transfer that the loop may do itself, once the pass has popped the rest (see pump). */
+        Slot held;
         boolean retryScheduled;
 
         Active(Virtqueue queue, GuestMemory memory, VirtioInterrupt interrupt, BlockLimits limits) {
@@ -268,6 +273,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
                     break;
                 }
             }
+            startHeld();
             finish();
         }
 
@@ -305,17 +311,39 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
                 complete(slot);
                 return true;
             }
-            if (doneInline(memory, slot.request)) {
-                complete(slot);
+            if (mayBeDoneInline(slot.request)) {
+                // Held until the pass has popped everything: a transfer popped after it sends this one to an I/O thread.
+                if (held != null) {
+                    dispatch(held);
+                }
+                held = slot;
                 return true;
             }
+            dispatch(slot);
+            return true;
+        }
+
+        /** The pass's last inline candidate: done here if it cannot wait for a device, else on an I/O thread. */
+        private void startHeld() {
+            Slot slot = held;
+            if (slot == null) {
+                return;
+            }
+            held = null;
+            if (doneInline(memory, slot.request)) {
+                complete(slot);
+            } else {
+                dispatch(slot);
+            }
+        }
+
+        private void dispatch(Slot slot) {
             try {
                 environment.blockingExecutor().execute(slot);
             } catch (RejectedExecutionException e) {
                 // The VM is shutting down; the request is never completed, as the guest is going away.
                 release(slot);
             }
-            return true;
         }
 
         private void reject(Slot slot, BlockRejection rejection) {
@@ -419,6 +447,14 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         }
     }
 
+    /** Whether {@link #doneInline} might take the request: a transfer to a file in memory, or a read. */
+    private boolean mayBeDoneInline(BlockRequest r) {
+        if (r.type != BlockRequest.T_IN && r.type != BlockRequest.T_OUT || r.dataLength > BlockLimits.MAX_INLINE_BYTES) {
+            return false;
+        }
+        return backend.memoryBacked() || r.type == BlockRequest.T_IN && r.dataLength > 0;
+    }
+
     /**
      * Loop thread: performs a read or write right away when it cannot wait for a device (a file in
      * memory; a read of cached data), which saves two thread hops per request; true when done, with
@@ -426,7 +462,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
      * discard, a transfer over {@link BlockLimits#MAX_INLINE_BYTES}) goes to the executor.
      */
     private boolean doneInline(GuestMemory memory, BlockRequest r) {
-        if (r.type != BlockRequest.T_IN && r.type != BlockRequest.T_OUT || r.dataLength > BlockLimits.MAX_INLINE_BYTES) {
+        if (!mayBeDoneInline(r)) {
             return false;
         }
         if (backend.memoryBacked()) {
@@ -434,21 +470,20 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
             inlineRequests.incrementAndGet();
             return true;
         }
-        if (r.type == BlockRequest.T_IN && r.dataLength > 0) {
-            MemorySegment iovecs = IOVECS.get();
-            int count;
-            try {
-                count = dataIovecs(memory, r, iovecs, true);
-            } catch (RuntimeException e) {
-                return false; // the executor's attempt reports it
-            }
-            if (count > 0 && backend.readVectoredIfCached(r.sector * BlockLimits.SECTOR_SIZE, iovecs, count, r.dataLength)) {
-                r.writtenToGuest = (int) r.dataLength;
-                r.resultStatus = BlockRejection.Status.OK;
-                bytesRead.addAndGet(r.dataLength);
-                inlineRequests.incrementAndGet();
-                return true;
-            }
+        // A read from a file on a device: done here only if every byte is in the page cache.
+        MemorySegment iovecs = IOVECS.get();
+        int count;
+        try {
+            count = dataIovecs(memory, r, iovecs, true);
+        } catch (RuntimeException e) {
+            return false; // the executor's attempt reports it
+        }
+        if (count > 0 && backend.readVectoredIfCached(r.sector * BlockLimits.SECTOR_SIZE, iovecs, count, r.dataLength)) {
+            r.writtenToGuest = (int) r.dataLength;
+            r.resultStatus = BlockRejection.Status.OK;
+            bytesRead.addAndGet(r.dataLength);
+            inlineRequests.incrementAndGet();
+            return true;
         }
         return false;
     }
