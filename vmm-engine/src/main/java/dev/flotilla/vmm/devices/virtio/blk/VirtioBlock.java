@@ -34,9 +34,10 @@ import static dev.flotilla.vmm.devices.virtio.VirtioFeatures.bit;
  * at once with IOERR or UNSUPP), takes tokens from the {@link RateLimiter}, and does the file I/O
  * itself when it cannot wait for a device (the file is in memory, or a read finds its data in the
  * page cache: preadv2 RWF_NOWAIT), sparing two thread hops; other I/O goes to the VM's blocking
- * executor, so a slow disk never stalls the loop. Only the last such transfer of a pass is done on
+ * executor, so a slow disk never stalls the loop. Only the last such read of a pass is done on
  * the loop: the ones before it go to I/O threads, so the requests a driver queues together (Linux
- * splits a 1 MiB transfer in two) are copied in parallel, not one after the other. Finished
+ * splits a 1 MiB read in two) are copied in parallel, not one after the other (writes to one file
+ * would only queue for its inode lock). Finished
  * requests queue up; the I/O thread that finishes first in
  * a burst takes the transport's lock and completes them all (status bytes, used ring, one
  * interrupt), then pops what the driver queued meanwhile; with a rate limiter that last step can
@@ -215,7 +216,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         final Runnable completionTrigger;
         final Runnable retry = this::retryThrottled;
         Slot throttled;
-        /** The pass's latest transfer that the loop may do itself, once the pass has popped the rest (see pump). */
+        /** The pass's latest read that the loop may do itself, once the pass has popped the rest (see pump). */
         Slot held;
         boolean retryScheduled;
 
@@ -312,7 +313,12 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
                 return true;
             }
             if (mayBeDoneInline(slot.request)) {
-                // Held until the pass has popped everything: a transfer popped after it sends this one to an I/O thread.
+                // Writes to one file take its inode lock in turn, so copying two at once gains nothing: done now.
+                if (slot.request.type == BlockRequest.T_OUT && doneInline(memory, slot.request)) {
+                    complete(slot);
+                    return true;
+                }
+                // A read is held until the pass has popped everything: a read popped after it sends this one to an I/O thread.
                 if (held != null) {
                     dispatch(held);
                 }

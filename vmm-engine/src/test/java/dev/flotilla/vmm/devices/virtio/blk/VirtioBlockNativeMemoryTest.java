@@ -71,25 +71,35 @@ class VirtioBlockNativeMemoryTest extends VirtioBlockTest {
             assertEquals(2, blk.inlineRequests());
             assertEquals(0, env.pendingBlocking());
 
-            // Two transfers queued together: the first goes to an I/O thread, the last is done on the loop, so
-            // their copies overlap.
+            // Two reads queued together: the first goes to an I/O thread, the last is done on the loop, so their
+            // copies overlap. Two writes are both done on the loop (they would queue for the file's lock anyway).
             long header2 = HEADER + 0x100;
             long status2 = STATUS + 1;
-            header(BlockRequest.T_OUT, 6);
-            memory.writeInt(header2, BlockRequest.T_OUT);
-            memory.writeInt(header2 + 4, 0);
-            memory.writeLong(header2 + 8, 7);
-            memory.writeByte(status2, (byte) 0x7f);
-            ring.add(Buffer.readable(HEADER, 16), Buffer.readable(DATA, 512), Buffer.writable(STATUS, 1));
-            ring.add(Buffer.readable(header2, 16), Buffer.readable(DATA, 512), Buffer.writable(status2, 1));
-            mmio.notifyQueue(0);
-            assertEquals(1, env.pendingBlocking(), "the first of the pair waits for an I/O thread");
-            assertEquals(3, blk.inlineRequests(), "the last of the pair was done on the loop");
-            assertEquals(0x7f, status(), "the first is not done yet");
-            assertEquals(0, memory.readByte(status2));
-            env.runAll();
-            assertEquals(0, status());
-            assertTrue(ring.pollUsed() && ring.pollUsed(), "both completed");
+            for (int type : new int[] {BlockRequest.T_IN, BlockRequest.T_OUT}) {
+                long inlineBefore = blk.inlineRequests();
+                header(type, 6);
+                memory.writeInt(header2, type);
+                memory.writeInt(header2 + 4, 0);
+                memory.writeLong(header2 + 8, 7);
+                memory.writeByte(status2, (byte) 0x7f);
+                ring.add(Buffer.readable(HEADER, 16), type == BlockRequest.T_IN ? Buffer.writable(DATA, 512) : Buffer.readable(DATA, 512),
+                        Buffer.writable(STATUS, 1));
+                ring.add(Buffer.readable(header2, 16), type == BlockRequest.T_IN ? Buffer.writable(DATA + 512, 512) : Buffer.readable(DATA, 512),
+                        Buffer.writable(status2, 1));
+                mmio.notifyQueue(0);
+                if (type == BlockRequest.T_IN) {
+                    assertEquals(1, env.pendingBlocking(), "the first read waits for an I/O thread");
+                    assertEquals(inlineBefore + 1, blk.inlineRequests(), "the last read was done on the loop");
+                    assertEquals(0x7f, status(), "the first read is not done yet");
+                } else {
+                    assertEquals(0, env.pendingBlocking(), "both writes were done on the loop");
+                    assertEquals(inlineBefore + 2, blk.inlineRequests());
+                }
+                assertEquals(0, memory.readByte(status2));
+                env.runAll();
+                assertEquals(0, status());
+                assertTrue(ring.pollUsed() && ring.pollUsed(), "both completed");
+            }
 
             // Over MAX_INLINE_BYTES (four 768 KiB buffers, the same guest range: 3 MiB) goes to an I/O
             // thread all the same, so no one request holds the loop for long.
@@ -101,7 +111,7 @@ class VirtioBlockNativeMemoryTest extends VirtioBlockTest {
             env.runAll();
             assertTrue(ring.pollUsed());
             assertEquals(0, status());
-            assertEquals(3, blk.inlineRequests());
+            assertEquals(5, blk.inlineRequests());
         } finally {
             blk.close();
             blk = null;
