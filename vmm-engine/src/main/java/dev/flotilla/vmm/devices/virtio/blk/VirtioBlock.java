@@ -37,9 +37,8 @@ import static dev.flotilla.vmm.devices.virtio.VirtioFeatures.bit;
  * executor, so a slow disk never stalls the loop. Only the last such read of a pass is done on
  * the loop: the ones before it go to I/O threads, so the requests a driver queues together (Linux
  * splits a 1 MiB read in two) are copied in parallel, not one after the other (writes to one file
- * would only queue for its inode lock). Finished
- * requests queue up; the I/O thread that finishes first in
- * a burst takes the transport's lock and completes them all (status bytes, used ring, one
+ * would only queue for its inode lock). Finished requests queue up; the I/O thread that finishes
+ * first in a burst takes the transport's lock and completes them all (status bytes, used ring, one
  * interrupt), then pops what the driver queued meanwhile; with a rate limiter that last step can
  * need a timer, so there the burst goes back to the event loop instead.
  * When the limiter says no, the request waits and a timer on the loop resumes the queue.
