@@ -118,7 +118,7 @@ public final class IoBench {
             // rounds of one warm run of ours and one of QEMU, which goes first alternating: the lab's
             // speed drifts by 2x within minutes, so a single pair can be off either way. The table
             // shows each side's median and two ratios: of those medians, and the median of the
-            // rounds' own ratios (each pair ran minutes apart, so the drift mostly cancels). The
+            // rounds' own ratios (a round's two runs are back to back, so the drift mostly cancels). The
             // goal counts as met only when both are at least 1.0.
             Figures cold = runOurs(o, disk, command, out);
             boolean withQemu = !o.qemu().equals("none"); // "--qemu none": our side only, to compare engine settings
