@@ -202,7 +202,7 @@ host() {
   # (d) exit status and timeout
   if [[ "$kind" != hardware* ]]; then
     start=$SECONDS
-    for attempt in 1 2 3; do   # 123: the lab itself broke (see above), try a fresh one
+    for ((attempt = 1; attempt <= attempts; attempt++)); do   # 123: the lab itself broke (see above), try a fresh one
       "$GUEST_DIR/lab/lab.sh" run --timeout 300 -- sh -c 'echo failing on purpose; exit 7'
       rc=$?
       ((rc == 123)) || break

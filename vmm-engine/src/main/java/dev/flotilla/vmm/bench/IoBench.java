@@ -124,7 +124,7 @@ public final class IoBench {
             boolean withQemu = !o.qemu().equals("none"); // "--qemu none": our side only, to compare engine settings
             List<Figures> oursRuns = new ArrayList<>();
             List<Figures> qemuRuns = new ArrayList<>();
-            List<Figures[]> pairs = new ArrayList<>();
+            List<Round> pairs = new ArrayList<>();
             List<String> qemuFailures = new ArrayList<>();
             for (int r = 0; r < o.rounds(); r++) {
                 out.println("io: round " + (r + 1) + " of " + o.rounds());
@@ -139,7 +139,7 @@ public final class IoBench {
                     q = runQemuOrNote(o, disk, command, out, qemuRuns, qemuFailures);
                 }
                 if (q != null) {
-                    pairs.add(new Figures[] {f, q});
+                    pairs.add(new Round(f, q));
                 }
             }
             if (withQemu && qemuRuns.isEmpty()) {
@@ -154,14 +154,19 @@ public final class IoBench {
                 qemu = new Figures(qemu.writeMibS(), qemu.readMibS(), qemu.readIops(), qemu.vsockMibS(), notes);
             }
 
-            Figures pairedRatios = pairedRatios(pairs);
+            Figures ratios = ratio(ours, qemu);
+            Figures paired = pairedRatios(pairs);
             out.println();
             out.printf(Locale.ROOT, "io: %-34s %12s %12s %8s %8s%n", "", "flotilla", "qemu", "ratio", "paired");
             boolean met = true;
-            met &= line(out, "blk sequential write, 1 MiB O_DIRECT", "MiB/s", ours.writeMibS(), qemu.writeMibS(), pairedRatios.writeMibS());
-            met &= line(out, "blk sequential read, 1 MiB O_DIRECT", "MiB/s", ours.readMibS(), qemu.readMibS(), pairedRatios.readMibS());
-            met &= line(out, "blk 4 KiB O_DIRECT reads, QD1", "IOPS", ours.readIops(), qemu.readIops(), pairedRatios.readIops());
-            met &= line(out, "vsock guest->host echo stream", "MiB/s", ours.vsockMibS(), qemu.vsockMibS(), pairedRatios.vsockMibS());
+            met &= line(out, "blk sequential write, 1 MiB O_DIRECT", "MiB/s", ours.writeMibS(), qemu.writeMibS(),
+                    ratios.writeMibS(), paired.writeMibS());
+            met &= line(out, "blk sequential read, 1 MiB O_DIRECT", "MiB/s", ours.readMibS(), qemu.readMibS(),
+                    ratios.readMibS(), paired.readMibS());
+            met &= line(out, "blk 4 KiB O_DIRECT reads, QD1", "IOPS", ours.readIops(), qemu.readIops(),
+                    ratios.readIops(), paired.readIops());
+            met &= line(out, "vsock guest->host echo stream", "MiB/s", ours.vsockMibS(), qemu.vsockMibS(),
+                    ratios.vsockMibS(), paired.vsockMibS());
             out.printf(Locale.ROOT, "io: medians of %d round(s) (ratio: of the medians; paired: median of the %d rounds' own ratios);"
                             + " flotilla's first run in a cold JVM (not in the table): write %.1f MiB/s,"
                             + " read %.1f MiB/s, 4K reads %.0f IOPS, vsock %.1f MiB/s%n",
@@ -196,14 +201,8 @@ public final class IoBench {
                 json.put("qemu", qemu.toMap());
                 json.put("flotilla_rounds", oursRuns.stream().map(Figures::toMap).toList());
                 json.put("qemu_rounds", qemuRuns.stream().map(Figures::toMap).toList());
-                Map<String, Object> ratios = new LinkedHashMap<>();
-                ratios.put("seq_write", ours.writeMibS() / qemu.writeMibS());
-                ratios.put("seq_read", ours.readMibS() / qemu.readMibS());
-                ratios.put("read_4k_iops", ours.readIops() / qemu.readIops());
-                ratios.put("vsock", ours.vsockMibS() / qemu.vsockMibS());
-                json.put("ratios", ratios);
-                json.put("paired_ratios", Map.of("seq_write", pairedRatios.writeMibS(), "seq_read", pairedRatios.readMibS(),
-                        "read_4k_iops", pairedRatios.readIops(), "vsock", pairedRatios.vsockMibS()));
+                json.put("ratios", ratioMap(ratios));
+                json.put("paired_ratios", ratioMap(paired));
                 json.put("goal_met", met);
                 Json.write(o.json().get(), json);
                 out.println("io: figures written to " + o.json().get());
@@ -242,14 +241,27 @@ public final class IoBench {
         return inLab && Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
     }
 
+    /** One round's two runs, back to back. */
+    record Round(Figures ours, Figures qemu) {}
+
+    /** Per figure, flotilla / QEMU (NaN where either is). */
+    static Figures ratio(Figures ours, Figures qemu) {
+        return new Figures(ours.writeMibS() / qemu.writeMibS(), ours.readMibS() / qemu.readMibS(),
+                ours.readIops() / qemu.readIops(), ours.vsockMibS() / qemu.vsockMibS(), List.of());
+    }
+
     /** Per figure, the median over rounds of that round's flotilla / QEMU ratio (rounds where either is NaN left out). */
-    static Figures pairedRatios(List<Figures[]> pairs) {
-        List<Figures> ratios = new ArrayList<>();
-        for (Figures[] p : pairs) {
-            ratios.add(new Figures(p[0].writeMibS() / p[1].writeMibS(), p[0].readMibS() / p[1].readMibS(),
-                    p[0].readIops() / p[1].readIops(), p[0].vsockMibS() / p[1].vsockMibS(), List.of()));
-        }
-        return median(ratios);
+    static Figures pairedRatios(List<Round> rounds) {
+        return median(rounds.stream().map(r -> ratio(r.ours(), r.qemu())).toList());
+    }
+
+    private static Map<String, Object> ratioMap(Figures r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("seq_write", r.writeMibS());
+        m.put("seq_read", r.readMibS());
+        m.put("read_4k_iops", r.readIops());
+        m.put("vsock", r.vsockMibS());
+        return m;
     }
 
     /** Each figure's median over the runs (NaN figures left out), with the first run's notes. */
@@ -267,8 +279,8 @@ public final class IoBench {
     }
 
     /** Prints one row; true when both ratios are measured and at least 1.0. */
-    private static boolean line(PrintStream out, String what, String unit, double ours, double qemu, double paired) {
-        double ratio = ours / qemu;
+    private static boolean line(PrintStream out, String what, String unit, double ours, double qemu, double ratio,
+                                double paired) {
         out.printf(Locale.ROOT, "io: %-34s %12s %12s %8s %8s%n", what + " (" + unit + ")", format(ours), format(qemu),
                 ratio(ratio), ratio(paired));
         return !Double.isNaN(ratio) && ratio >= 1.0 && !Double.isNaN(paired) && paired >= 1.0;

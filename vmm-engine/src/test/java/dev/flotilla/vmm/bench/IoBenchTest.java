@@ -74,9 +74,9 @@ class IoBenchTest {
         // Round 2 ran in a slow lab for both: the ratios of the rounds are 0.5, 2, 2 -> median 2, while
         // the medians' ratio would be 20 / 40 = 0.5.
         IoBench.Figures r = IoBench.pairedRatios(List.of(
-                new IoBench.Figures[] {new IoBench.Figures(20, 1, 1, Double.NaN, List.of()), new IoBench.Figures(40, 1, 2, 1, List.of())},
-                new IoBench.Figures[] {new IoBench.Figures(10, 1, 1, 3, List.of()), new IoBench.Figures(5, 1, 1, 1, List.of())},
-                new IoBench.Figures[] {new IoBench.Figures(100, 1, 1, 1, List.of()), new IoBench.Figures(50, 1, 1, 1, List.of())}));
+                new IoBench.Round(new IoBench.Figures(20, 1, 1, Double.NaN, List.of()), new IoBench.Figures(40, 1, 2, 1, List.of())),
+                new IoBench.Round(new IoBench.Figures(10, 1, 1, 3, List.of()), new IoBench.Figures(5, 1, 1, 1, List.of())),
+                new IoBench.Round(new IoBench.Figures(100, 1, 1, 1, List.of()), new IoBench.Figures(50, 1, 1, 1, List.of()))));
         assertEquals(2.0, r.writeMibS(), 1e-9);
         assertEquals(1.0, r.readIops(), 1e-9, "median of 0.5, 1, 1");
         assertEquals(2.0, r.vsockMibS(), 1e-9, "the round without a figure is left out: median of 3 and 1");

@@ -463,13 +463,11 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     /**
      * Loop thread: performs a read or write right away when it cannot wait for a device (a file in
      * memory; a read of cached data), which saves two thread hops per request; true when done, with
-     * its status set. Anything else (a read that would wait, writes to a file on a device, flush,
-     * discard, a transfer over {@link BlockLimits#MAX_INLINE_BYTES}) goes to the executor.
+     * its status set. Only for a request {@link #mayBeDoneInline} takes (its callers ask first); anything
+     * else (writes to a file on a device, flush, discard, a transfer over
+     * {@link BlockLimits#MAX_INLINE_BYTES}) goes to the executor, as does a read that would wait.
      */
     private boolean doneInline(GuestMemory memory, BlockRequest r) {
-        if (!mayBeDoneInline(r)) {
-            return false;
-        }
         if (backend.memoryBacked()) {
             execute(memory, r);
             inlineRequests.incrementAndGet();
