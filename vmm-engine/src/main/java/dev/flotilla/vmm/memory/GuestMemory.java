@@ -35,6 +35,19 @@ public interface GuestMemory {
     void write(long gpa, byte[] src, int offset, int length);
 
     /**
+     * Reads {@code count} little-endian 64-bit values from {@code [gpa, gpa + 8 * count)} into
+     * {@code dst[0..count)} in one bulk copy: a descriptor table costs one access, not four per entry.
+     */
+    void readLongs(long gpa, long[] dst, int count);
+
+    /**
+     * The host address of {@code [gpa, gpa + length)}, which must lie within one region (else
+     * {@link GuestMemoryException}), for passing guest buffers straight to a system call; -1 when
+     * this memory is not native (a heap-backed test memory). Allocates nothing, unlike {@link #slice}.
+     */
+    long hostAddress(long gpa, long length);
+
+    /**
      * Hint: {@code [gpa, gpa + length)} is about to be written in full (a kernel image being loaded),
      * so the host may back it now in one go instead of one page fault at a time. Never fails.
      */

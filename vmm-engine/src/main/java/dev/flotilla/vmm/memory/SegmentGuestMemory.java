@@ -154,6 +154,19 @@ public final class SegmentGuestMemory implements GuestMemory {
     }
 
     @Override
+    public void readLongs(long gpa, long[] dst, int count) {
+        java.util.Objects.checkFromIndexSize(0, count, dst.length);
+        int i = require(gpa, 8L * count);
+        MemorySegment.copy(segments[i], LONG, gpa - starts[i], dst, 0, count);
+    }
+
+    @Override
+    public long hostAddress(long gpa, long length) {
+        int i = require(gpa, length);
+        return segments[i].isNative() ? segments[i].address() + (gpa - starts[i]) : -1;
+    }
+
+    @Override
     public void zero(long gpa, long length) {
         int i = require(gpa, length);
         segments[i].asSlice(gpa - starts[i], length).fill((byte) 0);

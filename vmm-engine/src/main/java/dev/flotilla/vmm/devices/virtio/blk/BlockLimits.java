@@ -16,7 +16,8 @@ public record BlockLimits(long capacitySectors, boolean readOnly, boolean flush,
     /**
      * Segments per request (seg_max): a whole queue's worth of descriptors (a chain never holds
      * more) less header and status, as QEMU announces. With Linux's indirect descriptors a request
-     * still takes one ring slot; at 128 a scattered 1 MiB O_DIRECT transfer became 2-3 requests.
+     * still takes one ring slot; at 128 a scattered 1 MiB O_DIRECT transfer became 2-3 requests,
+     * at 254 two, at 1,022 one.
      */
     public static final int SEG_MAX = VirtioBlock.QUEUE_SIZE - 2;
     /**

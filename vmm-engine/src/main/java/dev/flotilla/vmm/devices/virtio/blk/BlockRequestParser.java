@@ -39,8 +39,14 @@ public final class BlockRequestParser {
         if (readable < BlockRequest.HEADER_SIZE) {
             return BlockRejection.HEADER_TOO_SHORT;
         }
-        request.type = readInt(chain, memory, 0);
-        request.sector = readLong(chain, memory, 8);
+        if (Integer.toUnsignedLong(chain.length(0)) >= BlockRequest.HEADER_SIZE) {
+            // The usual layout (Linux puts the header in a descriptor of its own): two reads.
+            request.type = memory.readInt(chain.address(0));
+            request.sector = memory.readLong(chain.address(0) + 8);
+        } else {
+            request.type = readInt(chain, memory, 0);
+            request.sector = readLong(chain, memory, 8);
+        }
         long readableData = readable - BlockRequest.HEADER_SIZE;
         return switch (request.type) {
             case BlockRequest.T_IN -> {

@@ -10,8 +10,13 @@ package dev.flotilla.vmm.devices.virtio.queue;
  */
 public final class DescriptorChain {
 
-    private final long[] addresses;
-    private final int[] lengths;
+    /** Most requests (a virtio-net packet, a vsock packet, a small block request) take a few buffers. */
+    private static final int INITIAL_CAPACITY = 8;
+
+    /** Buffers so far; grown on demand up to {@code capacity}, so a pool of chains for a large queue stays small. */
+    private long[] addresses;
+    private int[] lengths;
+    private final int capacity;
     private int count;
     private int readableCount;
     private long readableBytes;
@@ -20,8 +25,10 @@ public final class DescriptorChain {
     private int ringSlots;
 
     DescriptorChain(int capacity) {
-        addresses = new long[capacity];
-        lengths = new int[capacity];
+        this.capacity = capacity;
+        int initial = Math.min(capacity, INITIAL_CAPACITY);
+        addresses = new long[initial];
+        lengths = new int[initial];
     }
 
     void clear() {
@@ -40,7 +47,13 @@ public final class DescriptorChain {
     /** False when the chain is full (caller rejects as too long). */
     boolean add(long address, int length, boolean writable) {
         if (count == addresses.length) {
-            return false;
+            if (count == capacity) {
+                return false;
+            }
+            // Once per chain object and size class: a long chain's arrays are kept for the next one.
+            int grown = Math.min(capacity, count * 2);
+            addresses = java.util.Arrays.copyOf(addresses, grown);
+            lengths = java.util.Arrays.copyOf(lengths, grown);
         }
         addresses[count] = address;
         lengths[count] = length;
@@ -64,7 +77,7 @@ public final class DescriptorChain {
     }
 
     int capacity() {
-        return addresses.length;
+        return capacity;
     }
 
     /**

@@ -166,13 +166,15 @@ public final class PackedVirtqueue extends Virtqueue {
             return bad;
         }
         int entries = (int) (Integer.toUnsignedLong(length) / DESCRIPTOR_SIZE);
+        long[] words = readTable(table, entries);
         for (int i = 0; i < entries; i++) {
-            long descriptor = table + (long) DESCRIPTOR_SIZE * i;
-            int flags = Short.toUnsignedInt(memory.readShort(descriptor + 14));
+            long word = words[2 * i + 1];
+            // struct pvirtq_desc's second word: len (bits 0-31), id (32-47, unused here), flags (48-63).
+            int flags = (int) (word >>> 48);
             if ((flags & DESC_F_INDIRECT) != 0) {
                 return QueueRejection.NESTED_INDIRECT;
             }
-            bad = addBuffer(chain, memory.readLong(descriptor), memory.readInt(descriptor + 8), (flags & DESC_F_WRITE) != 0);
+            bad = addBuffer(chain, words[2 * i], (int) word, (flags & DESC_F_WRITE) != 0);
             if (bad != null) {
                 return bad;
             }

@@ -122,57 +122,81 @@ public final class SplitVirtqueue extends Virtqueue {
     private QueueRejection parseChain(int head, DescriptorChain chain) {
         chain.start(head);
         chain.setRingSlots(1);
-        long table = descTable;
-        int tableSize = size;
-        int[] stamps = directStamps;
         int generation = nextDirectGeneration();
-        boolean inIndirect = false;
         int index = head;
         while (true) {
-            if (stamps[index] == generation) {
+            if (directStamps[index] == generation) {
                 return QueueRejection.LOOP;
             }
-            stamps[index] = generation;
-            long descriptor = table + (long) DESCRIPTOR_SIZE * index;
+            directStamps[index] = generation;
+            long descriptor = descTable + (long) DESCRIPTOR_SIZE * index;
             long address = memory.readLong(descriptor);
-            int length = memory.readInt(descriptor + 8);
-            int flags = Short.toUnsignedInt(memory.readShort(descriptor + 12));
-            int next = Short.toUnsignedInt(memory.readShort(descriptor + 14));
-
+            long word = memory.readLong(descriptor + 8);
+            int flags = flags(word);
             if ((flags & DESC_F_INDIRECT) != 0) {
                 if (!indirectAllowed) {
                     return QueueRejection.INDIRECT_NOT_NEGOTIATED;
                 }
-                if (inIndirect) {
-                    return QueueRejection.NESTED_INDIRECT;
-                }
                 if ((flags & DESC_F_NEXT) != 0) {
                     return QueueRejection.INDIRECT_WITH_NEXT;
                 }
-                QueueRejection bad = checkIndirectTable(address, length);
-                if (bad != null) {
-                    return bad;
-                }
-                table = address;
-                tableSize = (int) (Integer.toUnsignedLong(length) / DESCRIPTOR_SIZE);
-                stamps = indirectStamps;
-                generation = nextIndirectGeneration();
-                inIndirect = true;
-                index = 0;
-                continue;
+                return parseIndirect(address, (int) word, chain);
             }
-            QueueRejection bad = addBuffer(chain, address, length, (flags & DESC_F_WRITE) != 0);
+            QueueRejection bad = addBuffer(chain, address, (int) word, (flags & DESC_F_WRITE) != 0);
             if (bad != null) {
                 return bad;
             }
             if ((flags & DESC_F_NEXT) == 0) {
                 return null;
             }
-            if (next >= tableSize) {
+            index = next(word);
+            if (index >= size) {
                 return QueueRejection.NEXT_OUT_OF_RANGE;
             }
-            index = next;
         }
+    }
+
+    /** The chain inside an indirect table (§2.7.5.3), read from a copy taken in one go. */
+    private QueueRejection parseIndirect(long table, int length, DescriptorChain chain) {
+        QueueRejection bad = checkIndirectTable(table, length);
+        if (bad != null) {
+            return bad;
+        }
+        int entries = (int) (Integer.toUnsignedLong(length) / DESCRIPTOR_SIZE);
+        long[] words = readTable(table, entries);
+        int generation = nextIndirectGeneration();
+        int index = 0;
+        while (true) {
+            if (indirectStamps[index] == generation) {
+                return QueueRejection.LOOP;
+            }
+            indirectStamps[index] = generation;
+            long word = words[2 * index + 1];
+            int flags = flags(word);
+            if ((flags & DESC_F_INDIRECT) != 0) {
+                return QueueRejection.NESTED_INDIRECT;
+            }
+            bad = addBuffer(chain, words[2 * index], (int) word, (flags & DESC_F_WRITE) != 0);
+            if (bad != null) {
+                return bad;
+            }
+            if ((flags & DESC_F_NEXT) == 0) {
+                return null;
+            }
+            index = next(word);
+            if (index >= entries) {
+                return QueueRejection.NEXT_OUT_OF_RANGE;
+            }
+        }
+    }
+
+    /** struct virtq_desc's second word: len (bits 0-31), flags (32-47), next (48-63). */
+    private static int flags(long word) {
+        return (int) (word >>> 32) & 0xffff;
+    }
+
+    private static int next(long word) {
+        return (int) (word >>> 48);
     }
 
     private int nextDirectGeneration() {

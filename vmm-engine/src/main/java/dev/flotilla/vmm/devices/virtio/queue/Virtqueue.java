@@ -60,6 +60,8 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
     private QueueRejection failure;
     /** Chains handed out (or rejected) and not yet pushed back: bounds pushUsed. */
     int inFlight;
+    /** An indirect table read in one copy, two words per descriptor; grown to the longest table seen. */
+    private long[] tableWords = new long[0];
 
     Virtqueue(GuestMemory memory, String name, int size, long features, QueueMetrics metrics) {
         this.memory = memory;
@@ -222,6 +224,19 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
             return QueueRejection.CHAIN_TOO_LONG;
         }
         return null;
+    }
+
+    /**
+     * Reads a checked indirect table of {@code entries} descriptors in one bulk copy: words
+     * {@code 2i} (address) and {@code 2i + 1} (length | flags << 32 | next << 48, both layouts' field
+     * order) describe descriptor {@code i}. Valid until the next call.
+     */
+    final long[] readTable(long address, int entries) {
+        if (tableWords.length < 2 * entries) {
+            tableWords = new long[2 * entries];
+        }
+        memory.readLongs(address, tableWords, 2 * entries);
+        return tableWords;
     }
 
     /** A malformed chain: count, log, and hand it back unused so the driver can reclaim it. */
