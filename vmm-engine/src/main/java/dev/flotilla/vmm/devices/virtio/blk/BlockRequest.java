@@ -30,16 +30,32 @@ public final class BlockRequest {
     /** Guest address of the status byte. */
     long statusAddress;
     int segmentCount;
-    final long[] segmentSector = new long[BlockLimits.MAX_SEGMENTS];
-    final int[] segmentSectors = new int[BlockLimits.MAX_SEGMENTS];
-    final boolean[] segmentUnmap = new boolean[BlockLimits.MAX_SEGMENTS];
+    /**
+     * Discard / write-zeroes segments, allocated by a slot's first such request ({@link #ensureSegments}):
+     * a disk has a queue's worth (1,024) of requests, almost all reads and writes.
+     */
+    long[] segmentSector = NO_LONGS;
+    int[] segmentSectors = NO_INTS;
+    boolean[] segmentUnmap = NO_BOOLEANS;
 
     /** Set by execution: the status byte and the bytes written into the guest's buffers. */
     int resultStatus;
     int writtenToGuest;
 
+    private static final long[] NO_LONGS = {};
+    private static final int[] NO_INTS = {};
+    private static final boolean[] NO_BOOLEANS = {};
+
     public BlockRequest(DescriptorChain chain) {
         this.chain = chain;
+    }
+
+    void ensureSegments() {
+        if (segmentSector.length == 0) {
+            segmentSector = new long[BlockLimits.MAX_SEGMENTS];
+            segmentSectors = new int[BlockLimits.MAX_SEGMENTS];
+            segmentUnmap = new boolean[BlockLimits.MAX_SEGMENTS];
+        }
     }
 
     public DescriptorChain chain() {

@@ -112,6 +112,7 @@ public final class BlockRequestParser {
             return BlockRejection.TOO_MANY_SEGMENTS;
         }
         int count = (int) (bytes / BlockRequest.SEGMENT_SIZE);
+        request.ensureSegments();
         for (int i = 0; i < count; i++) {
             long at = BlockRequest.HEADER_SIZE + (long) i * BlockRequest.SEGMENT_SIZE;
             long sector = readLong(request.chain, memory, at);

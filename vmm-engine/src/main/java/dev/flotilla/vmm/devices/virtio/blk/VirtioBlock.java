@@ -36,9 +36,10 @@ import static dev.flotilla.vmm.devices.virtio.VirtioFeatures.bit;
  * itself when it cannot wait for a device (the file is in memory, or a read finds its data in the
  * page cache: preadv2 RWF_NOWAIT), sparing two thread hops; other I/O goes to the VM's blocking
  * executor, so a slow disk never stalls the loop. Only the last such read of a pass is done on
- * the loop: the ones before it go to I/O threads, so the requests a driver queues together (Linux
- * splits a 1 MiB read in two) are copied in parallel, not one after the other (writes to one file
- * would only queue for its inode lock). Finished requests queue up; the I/O thread that finishes
+ * the loop: the ones before it go to I/O threads, so the reads a driver queues together are
+ * copied in parallel, not one after the other (writes to one file would only queue for its inode
+ * lock). The 1,024-entry queue lets Linux send a 1 MiB transfer as one request: one pass and one
+ * interrupt per MiB. Finished requests queue up; the I/O thread that finishes
  * first in a burst takes the transport's lock and completes them all (status bytes, used ring, one
  * interrupt), then pops what the driver queued meanwhile; with a rate limiter that last step can
  * need a timer, so there the burst goes back to the event loop instead.
