@@ -127,35 +127,6 @@ class PackedVirtqueueTest {
     }
 
     @Test
-    void pop_indirectTableAsLongAsTheQueue_keepsEveryBufferInOrder() throws Exception {
-        // 256 buffers: the chain object grows past its first arrays, and the table is read in one copy.
-        PackedRingDriver driver = driver(256, false);
-        Virtqueue queue = activate(driver, INDIRECT);
-        Buffer[] buffers = new Buffer[256];
-        for (int i = 0; i < buffers.length; i++) {
-            buffers[i] = new Buffer(DATA + 16L * i, 16 + i, i >= 200);
-        }
-        driver.addIndirect(TABLE, buffers);
-
-        DescriptorChain chain = queue.pop();
-
-        assertNotNull(chain);
-        assertEquals(256, chain.count());
-        assertEquals(200, chain.readableCount());
-        for (int i = 0; i < buffers.length; i++) {
-            assertEquals(buffers[i].address(), chain.address(i));
-            assertEquals(buffers[i].length(), chain.length(i));
-        }
-        // The same chain object then carries a short chain, nothing left over from the long one.
-        queue.pushUsed(chain, 0);
-        driver.add(Buffer.readable(DATA, 8));
-        chain = queue.pop();
-        assertNotNull(chain);
-        assertEquals(1, chain.count());
-        assertEquals(8, chain.readableBytes());
-    }
-
-    @Test
     void finishBatch_driverEventDisable_suppressesNotification() throws Exception {
         PackedRingDriver driver = driver(8, false);
         Virtqueue queue = activate(driver, PACKED);
